@@ -1,0 +1,1 @@
+"""Drift detection and drift policy: the only package that imports Evidently."""

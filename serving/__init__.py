@@ -1,0 +1,1 @@
+"""The scoring service: FastAPI serving the registered champion (no Prefect, no Evidently)."""
