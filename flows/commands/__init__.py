@@ -1,0 +1,9 @@
+"""One module per `xfmr` subcommand; each exposes `register(subparsers)`."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from flows.commands import data, model
+
+COMMANDS: tuple[ModuleType, ...] = (data, model)

@@ -1,0 +1,62 @@
+"""Where the pipeline keeps its state and which services it talks to, read once from the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PipelineSettings(BaseSettings):
+    """Locations and endpoints for the flows and the CLI; defaults give the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="XFMR_", env_file=".env", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".xfmr"), description="root of all local state (XFMR_HOME)")
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "XFMR_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking server; default: SQLite under XFMR_HOME",
+    )
+    prefect_api_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PREFECT_API_URL", "XFMR_PREFECT_API_URL"),
+        description="Prefect server; default: an ephemeral in-process API",
+    )
+    model_name: str = Field(default="transformer_failure", description="registered model name")
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def fleet_dir(self) -> Path:
+        return self.root / "data" / "fleet"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def prediction_log_dir(self) -> Path:
+        return self.root / "predictions"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.root / "mlartifacts"
+
+    @property
+    def artifact_location(self) -> str | None:
+        """Artifact root for new experiments: a local folder, unless a tracking server decides."""
+        return None if self.mlflow_tracking_uri else self.artifacts_dir.as_uri()
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.root / 'mlflow.db'}"
+
+
+def load_settings() -> PipelineSettings:
+    """Read the settings from the environment (and an optional .env file)."""
+    return PipelineSettings()
