@@ -14,11 +14,15 @@ def prepare(settings: PipelineSettings) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
+    # The embedded server migrates its SQLite database on first start; on a busy 2-core machine
+    # that takes longer than Prefect's default wait.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     os.environ.setdefault("MLFLOW_TRACKING_URI", settings.tracking_uri)
     # MLflow's SQLite store logs its schema migrations at INFO on first use; they are not news to users.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def configure_mlflow(settings: PipelineSettings) -> None:

@@ -17,6 +17,7 @@ from flows.runtime import configure_mlflow
 from flows.settings import PipelineSettings, load_settings
 from flows.sources import TrainingData, load_training_data
 from tasks.config import TrainingConfig
+from tasks.dataset import feature_code_digest
 from tasks.evaluate import Evaluation, evaluate
 from tasks.split import Split, stratified_random_split, time_split
 from tasks.tracking import LoggedRun, log_training_run
@@ -26,10 +27,11 @@ TRIGGERS = ("manual", "schedule", "drift", "decay")
 
 
 def _features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Cache the feature step on the full-content data digest and the label settings."""
+    """Cache the feature step on the full-content data digest, the label settings and the feature code."""
     source: TrainingData = parameters["source"]
     labels = parameters["config"].labels.model_dump_json()
-    return "features-" + hashlib.sha256(f"{source.digest}|{labels}|v1".encode()).hexdigest()
+    key = f"{source.digest}|{labels}|{feature_code_digest()}"
+    return "features-" + hashlib.sha256(key.encode()).hexdigest()
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tasks.config import LabelSettings
 from tasks.features import FEATURE_COLUMNS, FEATURE_DESCRIPTIONS, build_snapshots, compute_features
-from tasks.labels import label_snapshots, snapshot_grid
+from tasks.labels import label_snapshots, next_failure, observation_window, snapshot_grid
+
+
+FEATURE_MODULES = ("features", "snapshots", "labels", "dga", "condition", "physics", "dataset", "schema")
+
+
+def feature_code_digest() -> str:
+    """Hash the source of every module that shapes features and labels (part of the feature cache key)."""
+    digest = hashlib.sha256()
+    folder = Path(__file__).resolve().parent
+    for name in FEATURE_MODULES:
+        path = folder / f"{name}.py"
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -35,24 +51,13 @@ def data_end(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
     return max(e for e in ends if pd.notna(e))
 
 
-def next_failure(grid: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
-    """For each snapshot, the time of the unit's next failure after it (NaT if none)."""
-    if failures.empty:
-        return pd.Series(pd.NaT, index=grid.index, dtype="datetime64[ns, UTC]")
-    left = grid[["transformer_id", "as_of"]].reset_index().sort_values("as_of")
-    right = failures[["transformer_id", "failed_at"]].sort_values("failed_at")
-    merged = pd.merge_asof(
-        left, right, left_on="as_of", right_on="failed_at", by="transformer_id",
-        direction="forward", allow_exact_matches=False,
-    )
-    return merged.set_index("index")["failed_at"].reindex(grid.index)
-
-
 def build_modeling_table(tables: Mapping[str, pd.DataFrame], labels: LabelSettings) -> ModelingTable:
     """Snapshot every unit on a fixed grid, assemble point-in-time readings, compute features and labels."""
     end = data_end(tables)
     grid = snapshot_grid(tables, freq_days=labels.snapshot_freq_days)
-    y = label_snapshots(grid, tables["failures"], data_end=end, horizon_days=labels.horizon_days)
+    # Observation ends per unit: a unit retired early is unknown after its last data, not healthy.
+    unit_end = observation_window(tables)["last"]
+    y = label_snapshots(grid, tables["failures"], data_end=unit_end, horizon_days=labels.horizon_days)
     known = y.notna().to_numpy()
     grid = grid.loc[known].reset_index(drop=True)
     readings = build_snapshots(tables, grid).reset_index(drop=True)
@@ -60,7 +65,7 @@ def build_modeling_table(tables: Mapping[str, pd.DataFrame], labels: LabelSettin
     frame = pd.concat(
         [
             grid[["transformer_id", "as_of"]].reset_index(drop=True),
-            pd.DataFrame({"label": y[known].to_numpy(dtype=float), "failed_at": next_failure(grid, tables["failures"]).to_numpy()}),
+            pd.DataFrame({"label": y[known].to_numpy(dtype=float), "failed_at": pd.to_datetime(next_failure(grid, tables["failures"]).to_numpy()).tz_localize("UTC")}),
             features.reset_index(drop=True),
         ],
         axis=1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,10 +144,13 @@ def log_training_run(
         }
         mlflow.log_params(params)
         mlflow.log_metrics(_finite({**evaluation.flat(), "validation.pr_auc": fit.validation_pr_auc}))
-        dataset = mlflow.data.from_pandas(
-            table.frame.drop(columns=["failed_at"]), source=data_source, name="fleet_snapshots",
-            targets="label", digest=data_digest[:32],
-        )
+        with warnings.catch_warnings():
+            # A local folder path matches two equivalent MLflow source types; either is right.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                table.frame.drop(columns=["failed_at"]), source=data_source, name="fleet_snapshots",
+                targets="label", digest=data_digest[:32],
+            )
         mlflow.log_input(dataset, context="training")
         for path in _figures(split, fit, scores, work / "plots"):
             mlflow.log_artifact(str(path), artifact_path="plots")
@@ -168,6 +172,10 @@ def log_training_run(
         mlflow.log_text(json.dumps(list(fit.model.feature_columns), indent=1), "lineage/features.json")
         model_dir = _model_files(table, split, fit, work)
         example = _holdout_rows(table, split).head(3)
+        # MLflow schemas hold naive datetimes; the feature code reads naive times as UTC.
+        example["as_of"] = pd.to_datetime(example["as_of"], utc=True).dt.tz_localize(None)
+        # Integers cannot hold missing values in an MLflow schema; readings may omit the install year.
+        example = example.astype({c: float for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
         from tasks.features import compute_features
 
         signature = infer_signature(example, pd.DataFrame({"failure_probability": fit.model.predict_proba(compute_features(example))}))

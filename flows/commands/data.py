@@ -70,8 +70,8 @@ def run_generate(args: argparse.Namespace) -> int:
         summary = generate_fleet(config, out, progress=progress)
     print(f"fleet written to {summary.out_dir}")
     for table, rows in summary.rows.items():
-        print(f"  {table:<10} {rows:>12,} rows")
-    print(f"  failures   {summary.failures:>12,} (realized {summary.realized_failure_rate:.2%}/yr)")
+        extra = f" (realized {summary.realized_failure_rate:.2%}/yr)" if table == "failures" else ""
+        print(f"  {table:<10} {rows:>12,} rows{extra}")
     for note in summary.notes:
         print(f"note: {note}")
     return 0
