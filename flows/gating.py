@@ -48,15 +48,16 @@ class GateOutcome:
 def _champion_metrics(client: MlflowClient, name: str, split: Split, top_k_pct: float, exclude: str) -> tuple[str | None, dict[str, float] | None, str | None]:
     """Score the current champion on the challenger's holdout; None when there is no champion."""
     champion = alias_version(client, name, CHAMPION)
-    if champion is None or champion.version == exclude:
+    if champion is None or str(champion.version) == exclude:
         return None, None, None
+    version = str(champion.version)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            model = load_version(client, name, champion.version, Path(tmp))
+            model = load_version(client, name, version, Path(tmp))
             prob = model.predict_proba(split.holdout)
         except (ValueError, OSError) as exc:
-            return champion.version, None, f"champion v{champion.version} could not be re-scored: {exc}"
-    return champion.version, score_metrics(split.holdout, prob, top_k_pct, probabilistic=True), None
+            return version, None, f"champion v{version} could not be re-scored: {exc}"
+    return version, score_metrics(split.holdout, prob, top_k_pct, probabilistic=True), None
 
 
 def register_and_gate(
@@ -84,22 +85,23 @@ def register_and_gate(
         "gate.decision": "pending",
     }
     with registry_lock(settings.root / "locks" / "registry.lock"):
-        version = register_version(client, name, logged.model_uri, logged.run_id, tags)
+        version = str(register_version(client, name, logged.model_uri, logged.run_id, tags).version)
         try:
             champion_version, champion_metrics, note = _champion_metrics(
-                client, name, split, top_k_pct, exclude=version.version
+                client, name, split, top_k_pct, exclude=version
             )
             baselines = {k: v for k, v in evaluation.metrics.items() if k != "model"}
             decision = decide(evaluation.model, champion_metrics, baselines, gate_settings)
-            retry_registry(lambda: client.set_registered_model_alias(name, CHALLENGER, version.version))
+            retry_registry(lambda: client.set_registered_model_alias(name, CHALLENGER, version))
             before = champion_version
             if decision.promote:
-                before = move_champion(client, name, version.version)
-            after = alias_version(client, name, CHAMPION)
+                before = move_champion(client, name, version)
+            after_mv = alias_version(client, name, CHAMPION)
+            after = str(after_mv.version) if after_mv is not None else None
             record = PromotionRecord(
-                action="gate", model_name=name, version=version.version, promoted=decision.promote,
+                action="gate", model_name=name, version=version, promoted=decision.promote,
                 reason=decision.reason + (f"; {note}" if note else ""), trigger=trigger,
-                champion_before=before, champion_after=after.version if after else None,
+                champion_before=before, champion_after=after,
                 details={
                     **decision.as_record(),
                     "trigger_detail": trigger_detail,
@@ -111,17 +113,17 @@ def register_and_gate(
                 recorded_at=now_utc(),
             )
             artifact = write_record(client, record, logged.run_id)
-            if champion_version and champion_version != version.version:
+            if champion_version and champion_version != version:
                 retry_registry(lambda: client.set_model_version_tag(
-                    name, champion_version, f"gate.compared_with_v{version.version}",
+                    name, champion_version, f"gate.compared_with_v{version}",
                     "kept" if not decision.promote else "replaced",
                 ))
         except BaseException:
             # A crashed gate must leave the registry as it was: drop the half-registered version.
-            retry_registry(lambda: client.delete_model_version(name, version.version))
+            retry_registry(lambda: client.delete_model_version(name, version))
             raise
     return GateOutcome(
-        model_name=name, version=version.version, run_id=logged.run_id, decision=decision,
-        champion_version=after.version if after else None, record_artifact=artifact,
+        model_name=name, version=version, run_id=logged.run_id, decision=decision,
+        champion_version=after, record_artifact=artifact,
         metrics=evaluation.model, baselines=baselines,
     )

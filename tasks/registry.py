@@ -139,10 +139,11 @@ def write_record(client: MlflowClient, record: PromotionRecord, run_id: str | No
 def move_champion(client: MlflowClient, name: str, version: str) -> str | None:
     """Point @champion at `version`, keeping the old champion as @previous_champion; return the old one."""
     current = alias_version(client, name, CHAMPION)
-    if current is not None and current.version != str(version):
-        retry_registry(lambda: client.set_registered_model_alias(name, PREVIOUS, current.version))
+    before = str(current.version) if current is not None else None
+    if before is not None and before != str(version):
+        retry_registry(lambda: client.set_registered_model_alias(name, PREVIOUS, before))
     retry_registry(lambda: client.set_registered_model_alias(name, CHAMPION, str(version)))
-    return current.version if current is not None else None
+    return before
 
 
 def now_utc() -> str:
@@ -167,10 +168,11 @@ def rollback(client: MlflowClient, name: str, reason: str, actor: str = "operato
     previous = alias_version(client, name, PREVIOUS)
     if previous is None:
         raise ValueError(f"model '{name}' has no @{PREVIOUS} to roll back to")
-    before = move_champion(client, name, previous.version)
+    target = str(previous.version)
+    before = move_champion(client, name, target)
     record = PromotionRecord(
-        action="rollback", model_name=name, version=previous.version, promoted=True, reason=reason,
-        trigger="manual", champion_before=before, champion_after=previous.version,
+        action="rollback", model_name=name, version=target, promoted=True, reason=reason,
+        trigger="manual", champion_before=before, champion_after=target,
         details={"actor": actor}, recorded_at=now_utc(),
     )
     write_record(client, record, previous.run_id)

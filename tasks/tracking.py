@@ -57,6 +57,17 @@ def _finite(values: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
 
 
+def schema_compatible(readings: pd.DataFrame) -> pd.DataFrame:
+    """Return readings as an MLflow model schema accepts them: naive UTC times, integers as floats.
+
+    MLflow schemas hold only naive datetimes (the feature code reads naive times as UTC), and an
+    integer column cannot carry a missing value (a reading may omit the install year).
+    """
+    out = readings.copy()
+    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).dt.tz_localize(None)
+    return out.astype({c: float for c in out.columns if pd.api.types.is_integer_dtype(out[c])})
+
+
 def _holdout_rows(table: ModelingTable, split: Split) -> pd.DataFrame:
     """Return the raw readings of the holdout rows (matched on unit and snapshot time)."""
     keys = split.holdout[["transformer_id", "as_of"]]
@@ -70,6 +81,7 @@ def _model_files(table: ModelingTable, split: Split, fit: FitResult, folder: Pat
     from tasks.features import compute_features
 
     golden["expected_probability"] = fit.model.predict_proba(compute_features(golden))
+    golden = schema_compatible(golden)
     golden.to_parquet(model_dir / GOLDEN_FILE, index=False)
     train = split.train
     sample = train.sample(n=min(REFERENCE_ROWS, len(train)), random_state=0).sort_values(["as_of", "transformer_id"])
@@ -171,11 +183,7 @@ def log_training_run(
         mlflow.log_dict({k: v for k, v in (extra_artifacts or {}).items()}, "lineage/extra.json")
         mlflow.log_text(json.dumps(list(fit.model.feature_columns), indent=1), "lineage/features.json")
         model_dir = _model_files(table, split, fit, work)
-        example = _holdout_rows(table, split).head(3)
-        # MLflow schemas hold naive datetimes; the feature code reads naive times as UTC.
-        example["as_of"] = pd.to_datetime(example["as_of"], utc=True).dt.tz_localize(None)
-        # Integers cannot hold missing values in an MLflow schema; readings may omit the install year.
-        example = example.astype({c: float for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
+        example = schema_compatible(_holdout_rows(table, split).head(3))
         from tasks.features import compute_features
 
         signature = infer_signature(example, pd.DataFrame({"failure_probability": fit.model.predict_proba(compute_features(example))}))

@@ -1,36 +1,60 @@
-"""The training flow end to end on a tiny fleet: lineage, aliases, the gate, reproducibility, rollback."""
+"""The training flow end to end on a tiny fleet: lineage, aliases, the gate, reproducibility, rollback.
+
+One registry is shared by the module (training is the expensive part): run 1 becomes the champion,
+run 2 on the same data is rejected, a shuffled-label challenger is rejected, then promote/rollback.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.flows.conftest import SMALL_CONFIG
+from tests.flows.conftest import SMALL_CONFIG, isolated_home
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
+NAME = "transformer_failure"
 LINEAGE_TAGS = {"data_digest", "git_commit", "git_dirty", "flow_run_id", "feature_list", "holdout_digest", "trigger"}
 
 
-def _train(fleet: Path, trigger: str = "manual"):  # type: ignore[no-untyped-def]
+@dataclass
+class Registry:
+    home: Path
+    first: Any
+    second: Any
+
+
+def _train(fleet: Path, trigger: str = "manual") -> Any:
     from flows.training import training_flow
 
     return training_flow(data_dir=str(fleet), trigger=trigger, config=SMALL_CONFIG)
 
 
-def test_first_run_registers_a_champion_with_full_lineage(tiny_fleet: Path, xfmr_home: Path) -> None:
-    outcome = _train(tiny_fleet)
-    client = MlflowClient()
-    assert outcome.version == "1" and outcome.decision.promote
-    assert client.get_model_version_by_alias("transformer_failure", "champion").version == "1"
-    assert client.get_model_version_by_alias("transformer_failure", "challenger").version == "1"
+def _champion() -> str:
+    return str(MlflowClient().get_model_version_by_alias(NAME, "champion").version)
 
-    mv = client.get_model_version("transformer_failure", "1")
+
+@pytest.fixture(scope="module")
+def registry(tiny_fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with isolated_home(tmp_path_factory.mktemp("registry")) as home:
+        first = _train(tiny_fleet)
+        second = _train(tiny_fleet, trigger="schedule")
+        yield Registry(home, first, second)
+
+
+def test_first_run_registers_a_champion_with_full_lineage(registry: Registry) -> None:
+    outcome, client = registry.first, MlflowClient()
+    assert outcome.version == "1" and outcome.decision.promote
+    mv = client.get_model_version(NAME, "1")
     assert LINEAGE_TAGS <= set(mv.tags), LINEAGE_TAGS - set(mv.tags)
     assert len(mv.tags["data_digest"]) == 64 and mv.tags["gate.decision"] == "promoted"
     assert mv.tags["flow_run_id"] not in ("", "none")
@@ -47,51 +71,47 @@ def test_first_run_registers_a_champion_with_full_lineage(tiny_fleet: Path, xfmr
     record = json.loads(mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/{outcome.record_artifact}"))
     assert record["promoted"] is True and record["trigger"] == "manual"
     assert record["holdout_digest"] == mv.tags["holdout_digest"]
+    card = mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/model_card.md")
+    assert "c57_104_rule" in card and "Intended use" in card
 
 
-def test_pyfunc_returns_probabilities_and_model_is_not_pickled(tiny_fleet: Path, xfmr_home: Path) -> None:
-    outcome = _train(tiny_fleet)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/transformer_failure/{outcome.version}"))
+def test_pyfunc_returns_probabilities_and_model_is_not_pickled(registry: Registry) -> None:
+    uri = f"models:/{NAME}/{registry.first.version}"
+    local = Path(mlflow.artifacts.download_artifacts(uri))
     assert not list(local.rglob("*.pkl")) and not list(local.rglob("*.pickle"))
     assert list(local.rglob("model.ubj"))
-    model = mlflow.pyfunc.load_model(f"models:/transformer_failure/{outcome.version}")
-    import pandas as pd
-
-    example = pd.read_parquet(next(local.rglob("golden_readings.parquet")))
-    readings = example.drop(columns=["expected_probability"])
-    prob = model.predict(readings)["failure_probability"].to_numpy()
-    assert ((prob >= 0) & (prob <= 1)).all()
-    np.testing.assert_allclose(prob, example["expected_probability"].to_numpy(), rtol=1e-6)
+    golden = pd.read_parquet(next(local.rglob("golden_readings.parquet")))
+    prob = mlflow.pyfunc.load_model(uri).predict(golden.drop(columns=["expected_probability"]))
+    values = prob["failure_probability"].to_numpy()
+    assert ((values >= 0) & (values <= 1)).all()
+    np.testing.assert_allclose(values, golden["expected_probability"].to_numpy(), rtol=1e-6)
 
 
-def test_rerun_on_same_data_gives_same_metrics_and_keeps_the_champion(tiny_fleet: Path, xfmr_home: Path) -> None:
-    first = _train(tiny_fleet)
-    second = _train(tiny_fleet, trigger="schedule")
-    assert first.metrics == second.metrics
-    assert not second.decision.promote  # no gain over an identical champion
+def test_rerun_on_same_data_gives_same_metrics_and_keeps_the_champion(registry: Registry) -> None:
+    assert registry.first.metrics == registry.second.metrics
+    assert not registry.second.decision.promote  # no gain over an identical champion
     client = MlflowClient()
-    assert client.get_model_version_by_alias("transformer_failure", "champion").version == first.version
-    assert client.get_model_version_by_alias("transformer_failure", "challenger").version == second.version
-    assert client.get_model_version("transformer_failure", second.version).tags["gate.decision"] == "rejected"
+    assert _champion() == registry.first.version
+    assert str(client.get_model_version_by_alias(NAME, "challenger").version) == registry.second.version
+    assert client.get_model_version(NAME, registry.second.version).tags["gate.decision"] == "rejected"
+    assert client.get_model_version(NAME, registry.second.version).tags["gate.trigger"] == "schedule"
 
 
-def test_worse_challenger_is_rejected_and_champion_unchanged(tiny_fleet: Path, xfmr_home: Path) -> None:
+def test_worse_challenger_is_rejected_and_champion_unchanged(registry: Registry, tiny_fleet: Path) -> None:
     from flows.gating import register_and_gate
     from flows.settings import load_settings
-    from tasks.config import LabelSettings
     from tasks.evaluate import evaluate
     from tasks.sources import load_fleet
-    from tasks.split import time_split
+    from tasks.split import Split, time_split
     from tasks.tracking import log_training_run
     from tasks.train import fit_model
 
-    champion = _train(tiny_fleet)
+    champion = _champion()
     data = load_fleet(tiny_fleet).with_modeling_table(SMALL_CONFIG.labels)
-    parts = time_split(data.table.frame, SMALL_CONFIG.split, LabelSettings(horizon_days=90))
-    rng = np.random.default_rng(0)
-    shuffled = parts.train.assign(label=rng.permutation(parts.train["label"].to_numpy()))
-    bad_split = type(parts)(shuffled, parts.validation, parts.holdout, parts.kind, parts.windows, parts.purged_rows)
-    fit = fit_model(bad_split, data.table.feature_columns, SMALL_CONFIG.model, data.table.feature_labels)
+    parts = time_split(data.table.frame, SMALL_CONFIG.split, SMALL_CONFIG.labels)
+    shuffled = parts.train.assign(label=np.random.default_rng(0).permutation(parts.train["label"].to_numpy()))
+    bad = Split(shuffled, parts.validation, parts.holdout, parts.kind, parts.windows, parts.purged_rows)
+    fit = fit_model(bad, data.table.feature_columns, SMALL_CONFIG.model, data.table.feature_labels)
     scores = {"model": fit.model.predict_proba(parts.holdout), **data.baseline_scores(parts.holdout)}
     evaluation = evaluate(parts.holdout, scores["model"], {k: v for k, v in scores.items() if k != "model"}, 5.0)
     settings = load_settings()
@@ -106,21 +126,18 @@ def test_worse_challenger_is_rejected_and_champion_unchanged(tiny_fleet: Path, x
     )
     assert not outcome.decision.promote
     assert outcome.decision.checks["pr_auc_gain"] is False
-    assert outcome.champion_version == champion.version
-    assert MlflowClient().get_model_version_by_alias("transformer_failure", "champion").version == champion.version
+    assert outcome.champion_version == champion == _champion()
 
 
-def test_promote_and_rollback_are_recorded(tiny_fleet: Path, xfmr_home: Path) -> None:
+def test_promote_and_rollback_are_recorded(registry: Registry) -> None:
     from tasks.registry import promote, rollback
 
-    first = _train(tiny_fleet)
-    second = _train(tiny_fleet)
     client = MlflowClient()
-    record = promote(client, "transformer_failure", second.version, reason="test promote")
-    assert record.champion_before == first.version and record.champion_after == second.version
-    assert client.get_model_version_by_alias("transformer_failure", "previous_champion").version == first.version
-    back = rollback(client, "transformer_failure", reason="bad field results")
-    assert back.champion_after == first.version
-    assert client.get_model_version_by_alias("transformer_failure", "champion").version == first.version
-    tags = client.get_model_version("transformer_failure", first.version).tags
+    first, second = registry.first.version, registry.second.version
+    record = promote(client, NAME, second, reason="test promote")
+    assert record.champion_before == first and record.champion_after == second
+    assert str(client.get_model_version_by_alias(NAME, "previous_champion").version) == first
+    back = rollback(client, NAME, reason="bad field results")
+    assert back.champion_after == first and _champion() == first
+    tags = client.get_model_version(NAME, first).tags
     assert tags["gate.record"].startswith("promotion/rollback-")
