@@ -39,6 +39,14 @@ class ModelingTable:
     feature_labels: dict[str, str]
     data_end: pd.Timestamp
     censored_rows: int
+    readings_are_features: bool = False  # dataset-spec tables: the model reads the feature columns directly
+
+    def inputs_for(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Return what the model is fed for these rows: fleet readings, or the features themselves."""
+        if self.readings_are_features:
+            return rows[["transformer_id", *self.feature_columns]].reset_index(drop=True)
+        keys = rows[["transformer_id", "as_of"]]
+        return keys.merge(self.readings, on=["transformer_id", "as_of"], how="left")
 
     @property
     def positives(self) -> int:

@@ -192,6 +192,7 @@ def load_spec_data(path: Path) -> TrainingData:
         feature_labels=labels,
         data_end=as_of.max() if spec.time_column else pd.Timestamp("1970-01-01", tz="UTC"),
         censored_rows=0,
+        readings_are_features=True,
     )
     report: dict[str, Any] = {
         "spec": str(path.resolve()), "rows_read": int(len(frame)), "rows_accepted": int(keep.sum()),

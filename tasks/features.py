@@ -14,7 +14,7 @@ from tasks.schema import COOLING_TYPES, GASES
 from tasks.snapshots import READING_FIELD_NAMES, READING_FIELDS, build_snapshots
 
 # build_snapshots and READING_FIELDS live in tasks.snapshots; re-exported so callers need one import.
-__all__ = ["FEATURE_COLUMNS", "FEATURE_DESCRIPTIONS", "READING_FIELDS", "REQUIRED_FIELDS", "build_snapshots", "compute_features"]
+__all__ = ["FEATURE_COLUMNS", "FEATURE_DESCRIPTIONS", "READING_FIELDS", "REQUIRED_FIELDS", "build_snapshots", "compute_features", "features_for_model"]
 
 GAS_NAMES = {
     "h2": "hydrogen H2", "ch4": "methane CH4", "c2h6": "ethane C2H6", "c2h4": "ethylene C2H4",
@@ -207,3 +207,11 @@ def compute_features(readings: pd.DataFrame) -> pd.DataFrame:
     if tuple(f) != FEATURE_COLUMNS:  # a guard for whoever edits the list above
         raise RuntimeError(f"feature code and FEATURE_COLUMNS disagree: {sorted(set(f) ^ set(FEATURE_COLUMNS))}")
     return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in f.items()}, index=readings.index)
+
+
+def features_for_model(inputs: pd.DataFrame, feature_columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Return the model's features: taken as given when the input carries them all (models trained
+    from a dataset spec), else computed from fleet readings."""
+    if set(feature_columns) <= set(inputs.columns):
+        return inputs
+    return compute_features(inputs)

@@ -22,9 +22,9 @@ class TransformerFailurePyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         self._model = FailureModel.load(Path(context.artifacts[MODEL_ARTIFACT]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from tasks.features import compute_features
+        from tasks.features import features_for_model
 
-        features = compute_features(model_input)
+        features = features_for_model(model_input, self._model.feature_columns)
         return pd.DataFrame({"failure_probability": self._model.predict_proba(features)})
 
 

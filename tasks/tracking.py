@@ -19,6 +19,7 @@ from tasks import plots
 from tasks.config import TrainingConfig
 from tasks.dataset import ModelingTable
 from tasks.evaluate import Evaluation
+from tasks.features import features_for_model
 from tasks.lineage import git_state, package_versions, pinned_requirements
 from tasks.model import MODEL_ARTIFACT
 from tasks.model_card import ModelCard, render_model_card
@@ -64,23 +65,16 @@ def schema_compatible(readings: pd.DataFrame) -> pd.DataFrame:
     integer column cannot carry a missing value (a reading may omit the install year).
     """
     out = readings.copy()
-    out["as_of"] = pd.to_datetime(out["as_of"], utc=True).dt.tz_localize(None)
+    if "as_of" in out.columns:
+        out["as_of"] = pd.to_datetime(out["as_of"], utc=True).dt.tz_localize(None)
     return out.astype({c: float for c in out.columns if pd.api.types.is_integer_dtype(out[c])})
-
-
-def _holdout_rows(table: ModelingTable, split: Split) -> pd.DataFrame:
-    """Return the raw readings of the holdout rows (matched on unit and snapshot time)."""
-    keys = split.holdout[["transformer_id", "as_of"]]
-    return keys.merge(table.readings, on=["transformer_id", "as_of"], how="left")
 
 
 def _model_files(table: ModelingTable, split: Split, fit: FitResult, folder: Path) -> Path:
     """Write the native model plus its golden set (for serving checks) and drift reference set."""
     model_dir = fit.model.save(folder / MODEL_ARTIFACT)
-    golden = _holdout_rows(table, split).head(GOLDEN_ROWS).copy()
-    from tasks.features import compute_features
-
-    golden["expected_probability"] = fit.model.predict_proba(compute_features(golden))
+    golden = table.inputs_for(split.holdout.head(GOLDEN_ROWS))
+    golden["expected_probability"] = fit.model.predict_proba(features_for_model(golden, fit.model.feature_columns))
     golden = schema_compatible(golden)
     golden.to_parquet(model_dir / GOLDEN_FILE, index=False)
     train = split.train
@@ -183,10 +177,9 @@ def log_training_run(
         mlflow.log_dict({k: v for k, v in (extra_artifacts or {}).items()}, "lineage/extra.json")
         mlflow.log_text(json.dumps(list(fit.model.feature_columns), indent=1), "lineage/features.json")
         model_dir = _model_files(table, split, fit, work)
-        example = schema_compatible(_holdout_rows(table, split).head(3))
-        from tasks.features import compute_features
-
-        signature = infer_signature(example, pd.DataFrame({"failure_probability": fit.model.predict_proba(compute_features(example))}))
+        example = schema_compatible(table.inputs_for(split.holdout.head(3)))
+        probability = fit.model.predict_proba(features_for_model(example, fit.model.feature_columns))
+        signature = infer_signature(example, pd.DataFrame({"failure_probability": probability}))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_model.py")),
