@@ -26,6 +26,10 @@ class PipelineSettings(BaseSettings):
         description="Prefect server; default: an ephemeral in-process API",
     )
     model_name: str = Field(default="transformer_failure", description="registered model name")
+    train_cron: str = Field(default="0 2 * * *", description="schedule of train/nightly (cron)")
+    timezone: str = Field(default="UTC", description="timezone of the nightly cron (IANA name)")
+    drift_interval_minutes: float = Field(default=60.0, gt=0, description="interval of monitor/drift-check")
+    drift_window_hours: float = Field(default=24.0, gt=0, description="prediction window each drift check reads")
 
     @cached_property
     def root(self) -> Path:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
 
@@ -24,6 +25,8 @@ from tasks.tracking import LoggedRun, log_training_run
 from tasks.train import FitResult, fit_model
 
 TRIGGERS = ("manual", "schedule", "drift", "decay")
+# Global Prefect concurrency limit (created by `xfmr deploy`): one training run at a time, whatever started it.
+TRAINING_CONCURRENCY = "xfmr-training"
 
 
 def _features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -97,13 +100,14 @@ def training_flow(
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
     settings = load_settings()
     configure_mlflow(settings)
-    source = ingest(data_dir, dataset_spec, settings)
-    source = features_and_labels(source, config)
-    parts = split(source, config)
-    fitted = fit(parts, source, config)
-    result = evaluate_holdout(parts, fitted, source, config)
-    logged = log_run(source, parts, fitted, result, config, trigger, settings)
-    outcome = gate(logged, parts, fitted, result, config, trigger, trigger_detail, settings)
+    with concurrency(TRAINING_CONCURRENCY, occupy=1, strict=False):
+        source = ingest(data_dir, dataset_spec, settings)
+        source = features_and_labels(source, config)
+        parts = split(source, config)
+        fitted = fit(parts, source, config)
+        result = evaluate_holdout(parts, fitted, source, config)
+        logged = log_run(source, parts, fitted, result, config, trigger, settings)
+        outcome = gate(logged, parts, fitted, result, config, trigger, trigger_detail, settings)
     get_run_logger().info("version %s: %s", outcome.version, outcome.decision.reason)
     return outcome
 

@@ -38,7 +38,9 @@ class TrainingData:
             return self
         if self.tables is None:
             raise ValueError("training data has neither fleet tables nor a modelling table")
-        return replace(self, table=build_modeling_table(self.tables, labels))
+        # The raw tables (millions of telemetry rows) are not needed past this point; dropping them
+        # keeps the cached result of the feature step small.
+        return replace(self, table=build_modeling_table(self.tables, labels), tables=None)
 
     def baseline_scores(self, holdout: pd.DataFrame) -> dict[str, np.ndarray]:
         """Scores of the rule baselines (and the true hazard on synthetic data) for the holdout rows."""

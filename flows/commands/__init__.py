@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from flows.commands import data, model
+from flows.commands import data, model, ops
 
-COMMANDS: tuple[ModuleType, ...] = (data, model)
+COMMANDS: tuple[ModuleType, ...] = (data, model, ops)

@@ -1,0 +1,86 @@
+"""`xfmr deploy` and `xfmr drift`: run the Prefect deployments, or one drift check by hand."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from flows.runtime import configure_mlflow, prepare
+from flows.settings import load_settings
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the scoring API (FastAPI) serving the registered @champion",
+        description="Serve POST /v1/score, /v1/model, /health/live, /health/ready and /metrics. Settings come from "
+        "the environment (see .env.example): XFMR_API_KEYS, MLFLOW_TRACKING_URI, XFMR_POLL_INTERVAL_S, ...",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.set_defaults(handler=run_serve)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="serve the Prefect deployments train/nightly, monitor/drift-check and train/retrain",
+        description="Register the deployments with the Prefect server (PREFECT_API_URL) and run them from this "
+        "long-running process. Schedules: XFMR_TRAIN_CRON in XFMR_TIMEZONE; drift check every "
+        "XFMR_DRIFT_INTERVAL_MINUTES. Stop with Ctrl-C; schedules stay active.",
+    )
+    deploy.set_defaults(handler=run_deploy)
+
+    drift = sub.add_parser("drift", help="run one drift check now and print the verdict and the report path")
+    drift.add_argument("--window-hours", type=float, default=None, help="hours of predictions to read (default: XFMR_DRIFT_WINDOW_HOURS)")
+    drift.add_argument("--window-end", default=None, help="end of the window, ISO time (default: now)")
+    drift.add_argument("--retrain", choices=["off", "inline", "deployment"], default="off",
+                       help="on confirmed drift: do nothing (default), train here, or start train/retrain on the server")
+    drift.add_argument("--retrain-data", default=None, metavar="DIR", help="data the retraining run reads")
+    drift.set_defaults(handler=run_drift)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    settings.root.mkdir(parents=True, exist_ok=True)
+    from serving.app import run
+
+    run(args.host, args.port)
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.prefect_api_url:
+        raise ValueError("xfmr deploy needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
+    prepare(settings)
+    configure_mlflow(settings)
+    from flows.deployments import serve_all
+
+    serve_all(settings)
+    return 0
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    prepare(settings)
+    configure_mlflow(settings)
+    end = datetime.fromisoformat(args.window_end) if args.window_end else None
+    if end is not None and end.tzinfo is None:
+        raise ValueError(f"--window-end {args.window_end!r} needs a timezone, e.g. 2025-06-01T00:00:00+00:00")
+    from flows.monitoring import drift_check_flow
+
+    outcome = drift_check_flow(
+        window_hours=args.window_hours or settings.drift_window_hours,
+        window_end=end,
+        retrain=args.retrain,
+        retrain_data_dir=args.retrain_data,
+    )
+    print(f"drift verdict: {outcome.verdict} ({outcome.window_rows:,} predictions, champion v{outcome.model_version})")
+    if outcome.drifted_columns:
+        print(f"  drifted columns: {', '.join(outcome.drifted_columns)}")
+    print(f"  policy: {outcome.reason}")
+    if outcome.triggered:
+        print(f"  retraining triggered: {outcome.retrain_run or 'not started (--retrain off)'}")
+    if outcome.report_path:
+        print(f"  report: {outcome.report_path}")
+    return 0

@@ -1,0 +1,161 @@
+"""The drift-check flow: champion reference vs recent predictions -> Evidently report -> policy -> retrain trigger."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.runtime import configure_mlflow
+from flows.settings import PipelineSettings, load_settings
+from monitoring import DriftResult, MonitoringConfig, PolicyState, check_drift, evaluate_policy, save_report
+from monitoring.loaders import load_prediction_window
+from tasks.registry import CHAMPION, alias_version, download_version
+from tasks.tracking import REFERENCE_FILE, ensure_experiment
+
+RETRAIN_DEPLOYMENT = "train/retrain"
+RetrainMode = Literal["deployment", "inline", "off"]
+
+
+@dataclass(frozen=True)
+class ChampionReference:
+    """The champion version's reference set and feature list."""
+
+    version: str
+    reference: pd.DataFrame
+    feature_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DriftCheckOutcome:
+    """What one check saw and did."""
+
+    verdict: str
+    model_version: str | None
+    report_path: str | None
+    triggered: bool
+    reason: str
+    window_rows: int
+    retrain_run: str | None
+    drifted_columns: tuple[str, ...]
+
+
+@task(name="load-champion-reference", retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
+def load_champion_reference(settings: PipelineSettings) -> ChampionReference | None:
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    champion = alias_version(client, settings.model_name, CHAMPION)
+    if champion is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = download_version(client, settings.model_name, champion.version, Path(tmp))
+        reference = pd.read_parquet(folder / REFERENCE_FILE)
+        meta = json.loads((folder / "model_meta.json").read_text())
+    return ChampionReference(champion.version, reference, tuple(meta["feature_columns"]))
+
+
+@task(name="check-drift", cache_policy=NO_CACHE)
+def run_check(champion: ChampionReference, start: datetime, end: datetime, config: MonitoringConfig,
+              settings: PipelineSettings) -> DriftResult:
+    columns = [*champion.feature_columns, config.drift.prediction_column, config.drift.time_column]
+    window = load_prediction_window(
+        settings.prediction_log_dir, start, end, columns, max_rows=config.drift.max_sample_rows, seed=config.drift.seed
+    )
+    return check_drift(
+        champion.reference, window, champion.feature_columns, config.drift,
+        window_start=start, window_end=end, model_version=champion.version,
+    )
+
+
+@task(name="record-check", retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
+def record_check(result: DriftResult, settings: PipelineSettings) -> Path:
+    """Save the HTML report, log it on a monitoring run, and publish the summary in Prefect."""
+    path = save_report(result, settings.reports_dir)
+    ensure_experiment(f"{settings.model_name}-monitoring", settings.artifact_location)
+    with mlflow.start_run(run_name=f"drift-check-{result.verdict}"):
+        mlflow.set_tags({"kind": "drift_check", "verdict": result.verdict, "model_version": result.model_version or ""})
+        mlflow.log_metrics({"share_drifted": result.share_drifted, "window_rows": float(result.window_rows)})
+        mlflow.log_artifact(str(path), artifact_path="drift")
+        mlflow.log_dict(result.as_dict(), "drift/result.json")
+    create_markdown_artifact(
+        key="drift-check",
+        markdown=f"{result.summary_markdown()}\n\nEvidently report: `{path}`",
+        description=f"drift check: {result.verdict}",
+    )
+    return path
+
+
+def _state_path(settings: PipelineSettings) -> Path:
+    return settings.root / "monitoring" / "policy_state.json"
+
+
+def load_state(settings: PipelineSettings) -> PolicyState:
+    path = _state_path(settings)
+    return PolicyState.from_json(path.read_text()) if path.is_file() else PolicyState()
+
+
+def save_state(settings: PipelineSettings, state: PolicyState) -> None:
+    path = _state_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(state.to_json())
+    tmp.replace(path)
+
+
+def trigger_retrain(mode: RetrainMode, report: str, key: str, data_dir: str | None) -> str | None:
+    """Start the retraining deployment (idempotent per window) or, without a server, the flow inline."""
+    parameters = {"trigger": "drift", "trigger_detail": report, "data_dir": data_dir}
+    if mode == "deployment":
+        from prefect.deployments import run_deployment
+
+        run = run_deployment(RETRAIN_DEPLOYMENT, parameters=parameters, idempotency_key=key, timeout=0, as_subflow=False)
+        return str(run.id)
+    if mode == "inline":
+        from flows.training import training_flow
+
+        outcome = training_flow(**parameters)  # type: ignore[arg-type]
+        return f"version {outcome.version} ({'promoted' if outcome.decision.promote else 'rejected'})"
+    return None
+
+
+@flow(name="monitor", log_prints=True)
+def drift_check_flow(
+    window_hours: float = 24.0,
+    window_end: datetime | None = None,
+    config: MonitoringConfig = MonitoringConfig(),
+    retrain: RetrainMode = "deployment",
+    retrain_data_dir: str | None = None,
+) -> DriftCheckOutcome:
+    """Compare the last `window_hours` of predictions with the champion's reference; retrain on confirmed drift."""
+    settings = load_settings()
+    configure_mlflow(settings)
+    logger = get_run_logger()
+    end = window_end or datetime.now(UTC)
+    start = end - timedelta(hours=window_hours)
+    champion = load_champion_reference(settings)
+    if champion is None:
+        return DriftCheckOutcome("no_champion", None, None, False, "no @champion registered yet", 0, None, ())
+    result = run_check(champion, start, end, config, settings)
+    report = record_check(result, settings)
+    decision = evaluate_policy(load_state(settings), result, end, config.policy)
+    retrain_run = None
+    if decision.trigger:
+        key = f"drift-v{champion.version}-{end:%Y%m%dT%H%M%S}"
+        retrain_run = trigger_retrain(retrain, str(report), key, retrain_data_dir)
+        logger.info("retraining triggered (%s): %s", retrain, retrain_run)
+    save_state(settings, decision.new_state)
+    logger.info("drift verdict %s on %d rows: %s", result.verdict, result.window_rows, decision.reason)
+    drifted = tuple(c.column for c in result.columns if c.drifted)
+    return DriftCheckOutcome(
+        verdict=result.verdict, model_version=champion.version, report_path=str(report), triggered=decision.trigger,
+        reason=decision.reason, window_rows=result.window_rows, retrain_run=retrain_run, drifted_columns=drifted,
+    )
