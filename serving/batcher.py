@@ -1,0 +1,147 @@
+"""Coalesce concurrent score requests into one feature/model call on a scoring thread (dynamic batching).
+
+The feature code costs milliseconds per call whatever the row count, so requests that arrive
+while the scoring thread is busy are scored together on its next call. An idle thread takes a
+request at once: batching never adds a wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from serving.scoring import Scores, readings_frame, result_items, score_readings
+from serving.slots import ServedModel
+
+
+@dataclass
+class Job:
+    """One request's readings, the model it started with, and where its answer goes."""
+
+    served: ServedModel
+    readings: Sequence[BaseModel]
+    request_id: str
+    started: float  # perf_counter at request arrival
+    explain: bool  # compute the top contributing features
+    future: asyncio.Future[JobResult]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The scored rows of one job, ready to serialise and to log."""
+
+    items: list[dict[str, Any]]
+    scores: Scores
+    latency_s: float
+    batch_readings: int = field(default=0)
+
+
+class InvalidReadings(ValueError):
+    """The feature code refused a request's readings (a range the schema could not express)."""
+
+
+Sink = Callable[[Job, JobResult], None]
+
+
+class Batcher:
+    """Queue jobs; one scoring thread runs them, all pending jobs (up to `max_rows` readings) per call."""
+
+    def __init__(self, *, top: int, thresholds: Sequence[float], max_rows: int, sink: Sink) -> None:
+        self.top, self.thresholds, self.max_rows, self.sink = top, tuple(thresholds), max_rows, sink
+        self._pending: list[Job] = []
+        self._busy = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xfmr-score")
+
+    async def score(self, served: ServedModel, readings: Sequence[BaseModel], request_id: str, started: float,
+                    explain: bool = True) -> JobResult:
+        loop = asyncio.get_running_loop()
+        job = Job(served, readings, request_id, started, explain, loop.create_future())
+        self._pending.append(job)
+        if not self._busy:
+            self._dispatch(loop)
+        return await job.future
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch: list[Job] = []
+        rows = 0
+        while self._pending and (not batch or rows + len(self._pending[0].readings) <= self.max_rows):
+            job = self._pending.pop(0)
+            batch.append(job)
+            rows += len(job.readings)
+        self._busy = True
+        done = loop.run_in_executor(self._executor, self._run, batch)
+        done.add_done_callback(lambda f: self._finish(loop, batch, f))
+
+    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[Job], done: asyncio.Future[list[Any]]) -> None:
+        self._busy = False
+        outcomes = done.result() if done.exception() is None else [done.exception()] * len(batch)
+        for job, outcome in zip(batch, outcomes):
+            if job.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+        if self._pending:
+            self._dispatch(loop)
+
+    def _run(self, batch: list[Job]) -> list[JobResult | BaseException]:
+        """Score a batch on the scoring thread; a batch the feature code refuses is retried job by job."""
+        try:
+            results = self._score(batch)
+        except ValueError as exc:
+            if len(batch) == 1:
+                return [InvalidReadings(str(exc))]
+            return [r for job in batch for r in self._run([job])]
+        for job, result in zip(batch, results):
+            self.sink(job, result)
+        return list(results)
+
+    def _score(self, batch: list[Job]) -> list[JobResult]:
+        """Compute features once per model in the batch (a swap may leave two) and split the results per job."""
+        readings = readings_frame([r for job in batch for r in job.readings])
+        offsets = _offsets(batch)
+        by_model: dict[int, list[int]] = {}
+        for k, job in enumerate(batch):
+            by_model.setdefault(id(job.served), []).append(k)
+        results: list[JobResult | None] = [None] * len(batch)
+        for members in by_model.values():
+            served = batch[members[0]].served
+            if len(by_model) == 1:
+                frame = readings
+            else:
+                frame = pd.concat([readings.iloc[offsets[k]:offsets[k + 1]] for k in members], ignore_index=True)
+            explain = np.concatenate([np.full(len(batch[k].readings), batch[k].explain) for k in members])
+            scores = score_readings(served.model, frame, self.top, explain)
+            items = result_items(served.model, scores, frame, slice(0, len(frame)), self.thresholds)
+            start = 0
+            for k in members:
+                rows = slice(start, start + len(batch[k].readings))
+                results[k] = JobResult(items=items[rows], scores=_slice(scores, rows),
+                                       latency_s=time.perf_counter() - batch[k].started, batch_readings=len(frame))
+                start = rows.stop
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def _offsets(batch: list[Job]) -> list[int]:
+    out = [0]
+    for job in batch:
+        out.append(out[-1] + len(job.readings))
+    return out
+
+
+def _slice(scores: Scores, rows: slice) -> Scores:
+    return Scores(values=scores.values[rows], probability=scores.probability[rows],
+                  top_index=scores.top_index[rows], top_contribution=scores.top_contribution[rows],
+                  explained=scores.explained[rows])

@@ -1,0 +1,144 @@
+"""Append-only Parquet log of every scored reading, partitioned by day, written in batches by a background thread."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from serving.metrics import ServiceMetrics
+
+log = logging.getLogger("serving.prediction_log")
+_TICK = object()  # the flush timer fired
+
+
+@dataclass(frozen=True)
+class LoggedScores:
+    """The rows of one scored request, as handed over by the scoring thread (no copy, no conversion)."""
+
+    request_id: str
+    scored_at: datetime
+    model_name: str
+    model_version: str
+    latency_ms: float
+    transformer_id: list[str]
+    as_of: list[datetime]
+    probability: NDArray[np.float64]
+    risk_band: list[str]
+    features: NDArray[np.float64]  # (rows, len(feature_columns))
+
+
+class PredictionLog:
+    """Collect scored rows off the request path; write `date=YYYY-MM-DD/part-*.parquet` every interval or N rows."""
+
+    def __init__(self, folder: Path, feature_columns: tuple[str, ...], *, flush_interval_s: float, flush_rows: int,
+                 metrics: ServiceMetrics) -> None:
+        self.folder = folder
+        self.feature_columns = feature_columns
+        self.flush_interval_s, self.flush_rows, self.metrics = flush_interval_s, flush_rows, metrics
+        self._queue: queue.SimpleQueue[LoggedScores | object | None] = queue.SimpleQueue()
+        self._pending: list[LoggedScores] = []
+        self._pending_rows = 0
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="xfmr-prediction-log", daemon=True)
+        self._thread.start()
+
+    def append(self, entry: LoggedScores) -> None:
+        """Hand rows to the writer; never blocks and never touches the disk."""
+        if self._closed:
+            raise RuntimeError("prediction log is closed")
+        self._queue.put(entry)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Write everything still queued, then stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.flush_interval_s
+        while True:
+            try:
+                entry = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                entry = _TICK
+            if entry is None:  # close(): write what is left and stop
+                self._flush()
+                return
+            if isinstance(entry, LoggedScores):
+                self._pending.append(entry)
+                self._pending_rows += len(entry.transformer_id)
+                self.metrics.log_pending.set(self._pending_rows)
+            if self._pending_rows >= self.flush_rows or time.monotonic() >= deadline:
+                self._flush()
+                deadline = time.monotonic() + self.flush_interval_s
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        try:
+            table = self._table(self._pending)
+            for day, part in _by_day(table):
+                self._write(day, part)
+        except Exception:  # keep the rows and try again at the next flush; never drop what was scored
+            self.metrics.log_errors.inc()
+            log.exception("prediction log write failed; %d rows kept for the next attempt", self._pending_rows)
+            return
+        self.metrics.log_rows.inc(self._pending_rows)
+        self._pending, self._pending_rows = [], 0
+        self.metrics.log_pending.set(0)
+
+    def _table(self, entries: list[LoggedScores]) -> pa.Table:
+        counts = [len(e.transformer_id) for e in entries]
+        features = np.vstack([e.features for e in entries])
+        columns: dict[str, pa.Array] = {
+            "request_id": pa.array(np.repeat([e.request_id for e in entries], counts), pa.string()),
+            "scored_at": pa.array(np.repeat([e.scored_at for e in entries], counts), pa.timestamp("us", tz="UTC")),
+            "transformer_id": pa.array([t for e in entries for t in e.transformer_id], pa.string()),
+            "as_of": pa.array([t for e in entries for t in e.as_of], pa.timestamp("us")),
+            "model_name": pa.array(np.repeat([e.model_name for e in entries], counts), pa.string()),
+            "model_version": pa.array(np.repeat([e.model_version for e in entries], counts), pa.string()),
+            "failure_probability": pa.array(np.concatenate([e.probability for e in entries]), pa.float64()),
+            "risk_band": pa.array([b for e in entries for b in e.risk_band], pa.string()),
+            "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], counts), pa.float64()),
+        }
+        for j, name in enumerate(self.feature_columns):
+            columns[name] = pa.array(features[:, j], pa.float64())
+        return pa.table(columns)
+
+    def _write(self, day: str, table: pa.Table) -> None:
+        folder = self.folder / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"part-{stamp}-{os.getpid()}-{next(self._seq):06d}.parquet"
+        tmp = folder / f".{name}.tmp"  # readers skip dot-files; the rename makes the file appear whole
+        pq.write_table(table, tmp)
+        os.replace(tmp, folder / name)
+
+
+def _by_day(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    days = np.asarray(table.column("scored_at").to_numpy(zero_copy_only=False), dtype="datetime64[D]").astype(str)
+    out = []
+    for day in np.unique(days):
+        mask = pa.array(days == day)
+        out.append((str(day), table.filter(mask)))
+    return out
