@@ -96,6 +96,18 @@ def _numeric(readings: pd.DataFrame, name: str) -> FloatArray:
     return out
 
 
+_NUMERIC_FIELDS: tuple[str, ...] = tuple(n for n in REQUIRED_FIELDS if n not in ("as_of", "cooling", "oil_preservation"))
+
+
+def _numeric_fields(readings: pd.DataFrame) -> dict[str, FloatArray]:
+    """Return every numeric reading field as a float array (one conversion when all are numeric already)."""
+    columns = list(_NUMERIC_FIELDS)
+    if all(readings[name].dtype.kind in "fiu" for name in columns):
+        block = readings.loc[:, columns].to_numpy(dtype=float, na_value=np.nan)
+        return {name: block[:, i] for i, name in enumerate(columns)}
+    return {name: _numeric(readings, name) for name in columns}
+
+
 def _categories(readings: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> NDArray[np.object_]:
     values = readings[name].to_numpy(dtype=object)
     unknown = sorted({repr(v) for v in values if v not in allowed})
@@ -105,7 +117,11 @@ def _categories(readings: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> 
 
 
 def _as_of_year(readings: pd.DataFrame) -> FloatArray:
-    stamps = pd.to_datetime(readings["as_of"], utc=True, errors="coerce")
+    raw = readings["as_of"]
+    if raw.dtype.kind == "M" and getattr(raw.dtype, "tz", None) is None and not raw.isna().any():
+        # Naive UTC datetimes (what the API builds): the year straight from numpy, no parsing.
+        return raw.to_numpy().astype("datetime64[Y]").astype(float) + 1970.0
+    stamps = pd.to_datetime(raw, utc=True, errors="coerce")
     if stamps.isna().any():
         raise ValueError(f"column 'as_of' has {int(stamps.isna().sum())} missing or unreadable timestamp(s)")
     return stamps.dt.year.to_numpy(dtype=float)
@@ -164,7 +180,7 @@ def compute_features(readings: pd.DataFrame) -> pd.DataFrame:
     missing = [n for n in REQUIRED_FIELDS if n not in readings.columns]
     if missing:
         raise ValueError(f"readings lack required field(s): {', '.join(missing)}")
-    x = {n: _numeric(readings, n) for n in REQUIRED_FIELDS if n not in ("as_of", "cooling", "oil_preservation")}
+    x = _numeric_fields(readings)
     cooling = _categories(readings, "cooling", COOLING_TYPES)
     sealed = dga.low_oxygen(readings["oil_preservation"].to_numpy(dtype=object))
     age = _as_of_year(readings) - x["install_year"]
@@ -206,7 +222,10 @@ def compute_features(readings: pd.DataFrame) -> pd.DataFrame:
 
     if tuple(f) != FEATURE_COLUMNS:  # a guard for whoever edits the list above
         raise RuntimeError(f"feature code and FEATURE_COLUMNS disagree: {sorted(set(f) ^ set(FEATURE_COLUMNS))}")
-    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in f.items()}, index=readings.index)
+    block = np.empty((len(readings), len(f)))
+    for i, values in enumerate(f.values()):
+        block[:, i] = values
+    return pd.DataFrame(block, columns=list(f), index=readings.index, copy=False)
 
 
 def features_for_model(inputs: pd.DataFrame, feature_columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
