@@ -18,7 +18,15 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import configure_mlflow
 from flows.settings import PipelineSettings, load_settings
-from monitoring import DriftResult, MonitoringConfig, PolicyState, check_drift, evaluate_policy, save_report
+from monitoring import (
+    DriftResult,
+    MonitoringConfig,
+    PolicyState,
+    check_drift,
+    evaluate_policy,
+    save_report,
+    seasonal_reference,
+)
 from monitoring.loaders import load_prediction_window
 from tasks.registry import CHAMPION, alias_version, download_version
 from tasks.tracking import REFERENCE_FILE, ensure_experiment
@@ -60,18 +68,25 @@ def load_champion_reference(settings: PipelineSettings) -> ChampionReference | N
         folder = download_version(client, settings.model_name, champion.version, Path(tmp))
         reference = pd.read_parquet(folder / REFERENCE_FILE)
         meta = json.loads((folder / "model_meta.json").read_text())
-    return ChampionReference(champion.version, reference, tuple(meta["feature_columns"]))
+    return ChampionReference(str(champion.version), reference, tuple(meta["feature_columns"]))
 
 
 @task(name="check-drift", cache_policy=NO_CACHE)
 def run_check(champion: ChampionReference, start: datetime, end: datetime, config: MonitoringConfig,
               settings: PipelineSettings) -> DriftResult:
-    columns = [*champion.feature_columns, config.drift.prediction_column, config.drift.time_column]
+    columns = [*champion.feature_columns, config.drift.prediction_column, config.drift.time_column, "as_of"]
     window = load_prediction_window(
         settings.prediction_log_dir, start, end, columns, max_rows=config.drift.max_sample_rows, seed=config.drift.seed
     )
+    reference = champion.reference
+    if config.seasonal.enabled and len(window.frame):
+        # Season is a property of the readings' own time (as_of), not of when they were scored.
+        as_of = pd.to_datetime(window.frame["as_of"], utc=True)
+        seasonal = seasonal_reference(reference, as_of.min().to_pydatetime(), as_of.max().to_pydatetime(), config.seasonal)
+        get_run_logger().info("reference: %s", seasonal.note)
+        reference = seasonal.frame
     return check_drift(
-        champion.reference, window, champion.feature_columns, config.drift,
+        reference, window, champion.feature_columns, config.drift,
         window_start=start, window_end=end, model_version=champion.version,
     )
 

@@ -19,7 +19,6 @@ def prepare(settings: PipelineSettings) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
-    os.environ.setdefault("MLFLOW_TRACKING_URI", settings.tracking_uri)
     # MLflow's SQLite store logs its schema migrations at INFO on first use; they are not news to users.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -53,8 +53,9 @@ class PipelineSettings(BaseSettings):
 
     @property
     def artifact_location(self) -> str | None:
-        """Artifact root for new experiments: a local folder, unless a tracking server decides."""
-        return None if self.mlflow_tracking_uri else self.artifacts_dir.as_uri()
+        """Artifact root for new experiments: a local folder for a local store; a tracking server decides its own."""
+        local = self.tracking_uri.startswith(("sqlite:", "file:")) or "://" not in self.tracking_uri
+        return self.artifacts_dir.as_uri() if local else None
 
     @property
     def tracking_uri(self) -> str:

@@ -28,7 +28,7 @@ from tasks.train import FitResult
 
 GOLDEN_FILE = "golden_readings.parquet"
 REFERENCE_FILE = "reference.parquet"
-REFERENCE_ROWS = 5_000
+REFERENCE_ROWS = 20_000
 GOLDEN_ROWS = 32
 
 
@@ -77,8 +77,10 @@ def _model_files(table: ModelingTable, split: Split, fit: FitResult, folder: Pat
     golden["expected_probability"] = fit.model.predict_proba(features_for_model(golden, fit.model.feature_columns))
     golden = schema_compatible(golden)
     golden.to_parquet(model_dir / GOLDEN_FILE, index=False)
-    train = split.train
-    sample = train.sample(n=min(REFERENCE_ROWS, len(train)), random_state=0).sort_values(["as_of", "transformer_id"])
+    # The reference spans every part (at least a year back) so a seasonal check can take the same
+    # calendar months of the previous year; recent rows are what a non-seasonal check sees most of.
+    every = pd.concat([split.train, split.validation, split.holdout], ignore_index=True)
+    sample = every.sample(n=min(REFERENCE_ROWS, len(every)), random_state=0).sort_values(["as_of", "transformer_id"])
     reference = sample[["transformer_id", "as_of", *fit.model.feature_columns]].copy()
     reference["failure_probability"] = fit.model.predict_proba(sample)
     reference.to_parquet(model_dir / REFERENCE_FILE, index=False)

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from flows.commands import data, model, ops
+from flows.commands import data, demo, model, ops
 
-COMMANDS: tuple[ModuleType, ...] = (data, model, ops)
+COMMANDS: tuple[ModuleType, ...] = (data, model, ops, demo)
