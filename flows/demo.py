@@ -37,10 +37,13 @@ class DemoConfig:
 
 
 def _demo_monitoring() -> Any:
-    from monitoring import MonitoringConfig, SeasonalSettings
+    from monitoring import DriftSettings, MonitoringConfig, SeasonalSettings
 
-    # Streamed windows cover days of one season; compare them with the same months a year earlier.
-    return MonitoringConfig(seasonal=SeasonalSettings(enabled=True))
+    # Streamed windows cover days of one season: compare them with the same months a year earlier.
+    # One re-calibrated gas sensor moves about a tenth of the features, hence the lower share.
+    return MonitoringConfig(
+        seasonal=SeasonalSettings(enabled=True), drift=DriftSettings(min_window_rows=100, drift_share=0.1)
+    )
 
 
 DEMO_MONITORING = _demo_monitoring()

@@ -20,6 +20,7 @@ from flows.runtime import configure_mlflow
 from flows.settings import PipelineSettings, load_settings
 from monitoring import (
     DriftResult,
+    DriftSettings,
     MonitoringConfig,
     PolicyState,
     check_drift,
@@ -32,6 +33,8 @@ from tasks.registry import CHAMPION, alias_version, download_version
 from tasks.tracking import REFERENCE_FILE, ensure_experiment
 
 RETRAIN_DEPLOYMENT = "train/retrain"
+# Windows are compared one reading per unit, so the minimum window size counts units.
+DEFAULT_MONITORING = MonitoringConfig(drift=DriftSettings(min_window_rows=100))
 RetrainMode = Literal["deployment", "inline", "off"]
 
 
@@ -71,10 +74,19 @@ def load_champion_reference(settings: PipelineSettings) -> ChampionReference | N
     return ChampionReference(str(champion.version), reference, tuple(meta["feature_columns"]))
 
 
+def latest_per_unit(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep each unit's newest reading: a stream repeats a unit's slowly changing values many times, and
+    counting them all would make every statistical test see far more evidence than there is."""
+    if frame.empty or "transformer_id" not in frame.columns:
+        return frame
+    return frame.sort_values("as_of", kind="stable").groupby("transformer_id", sort=False).tail(1)
+
+
 @task(name="check-drift", cache_policy=NO_CACHE)
 def run_check(champion: ChampionReference, start: datetime, end: datetime, config: MonitoringConfig,
-              settings: PipelineSettings) -> DriftResult:
-    columns = [*champion.feature_columns, config.drift.prediction_column, config.drift.time_column, "as_of"]
+              settings: PipelineSettings, one_per_unit: bool = True) -> DriftResult:
+    columns = [*champion.feature_columns, config.drift.prediction_column, config.drift.time_column, "as_of",
+               "transformer_id"]
     window = load_prediction_window(
         settings.prediction_log_dir, start, end, columns, max_rows=config.drift.max_sample_rows, seed=config.drift.seed
     )
@@ -85,8 +97,11 @@ def run_check(champion: ChampionReference, start: datetime, end: datetime, confi
         seasonal = seasonal_reference(reference, as_of.min().to_pydatetime(), as_of.max().to_pydatetime(), config.seasonal)
         get_run_logger().info("reference: %s", seasonal.note)
         reference = seasonal.frame
+        if one_per_unit:
+            reference = latest_per_unit(reference)
+    current = latest_per_unit(window.frame) if one_per_unit else window
     return check_drift(
-        reference, window, champion.feature_columns, config.drift,
+        reference, current, champion.feature_columns, config.drift,
         window_start=start, window_end=end, model_version=champion.version,
     )
 
@@ -146,9 +161,10 @@ def trigger_retrain(mode: RetrainMode, report: str, key: str, data_dir: str | No
 def drift_check_flow(
     window_hours: float = 24.0,
     window_end: datetime | None = None,
-    config: MonitoringConfig = MonitoringConfig(),
+    config: MonitoringConfig = DEFAULT_MONITORING,
     retrain: RetrainMode = "deployment",
     retrain_data_dir: str | None = None,
+    one_per_unit: bool = True,
 ) -> DriftCheckOutcome:
     """Compare the last `window_hours` of predictions with the champion's reference; retrain on confirmed drift."""
     settings = load_settings()
@@ -159,7 +175,7 @@ def drift_check_flow(
     champion = load_champion_reference(settings)
     if champion is None:
         return DriftCheckOutcome("no_champion", None, None, False, "no @champion registered yet", 0, None, ())
-    result = run_check(champion, start, end, config, settings)
+    result = run_check(champion, start, end, config, settings, one_per_unit)
     report = record_check(result, settings)
     decision = evaluate_policy(load_state(settings), result, end, config.policy)
     retrain_run = None

@@ -77,9 +77,9 @@ def _model_files(table: ModelingTable, split: Split, fit: FitResult, folder: Pat
     golden["expected_probability"] = fit.model.predict_proba(features_for_model(golden, fit.model.feature_columns))
     golden = schema_compatible(golden)
     golden.to_parquet(model_dir / GOLDEN_FILE, index=False)
-    # The reference spans every part (at least a year back) so a seasonal check can take the same
-    # calendar months of the previous year; recent rows are what a non-seasonal check sees most of.
-    every = pd.concat([split.train, split.validation, split.holdout], ignore_index=True)
+    # The reference is about inputs, not labels: it samples every snapshot (rows purged between the
+    # split parts included) so a seasonal check finds the same calendar months of the previous year.
+    every = table.frame
     sample = every.sample(n=min(REFERENCE_ROWS, len(every)), random_state=0).sort_values(["as_of", "transformer_id"])
     reference = sample[["transformer_id", "as_of", *fit.model.feature_columns]].copy()
     reference["failure_probability"] = fit.model.predict_proba(sample)
