@@ -34,19 +34,19 @@ class DemoConfig:
     batch: int = 50
     concurrency: int = 4
     poll_interval_s: float = 2.0
+    min_window_units: int = 100  # a drift window needs at least this many units with readings
 
 
-def _demo_monitoring() -> Any:
+def demo_monitoring(config: DemoConfig) -> Any:
+    """Monitoring settings of the demo."""
     from monitoring import DriftSettings, MonitoringConfig, SeasonalSettings
 
     # Streamed windows cover days of one season: compare them with the same months a year earlier.
     # One re-calibrated gas sensor moves about a tenth of the features, hence the lower share.
     return MonitoringConfig(
-        seasonal=SeasonalSettings(enabled=True), drift=DriftSettings(min_window_rows=100, drift_share=0.1)
+        seasonal=SeasonalSettings(enabled=True),
+        drift=DriftSettings(min_window_rows=config.min_window_units, drift_share=0.1),
     )
-
-
-DEMO_MONITORING = _demo_monitoring()
 
 
 @dataclass
@@ -132,13 +132,13 @@ def served_version(url: str, key: str) -> str:
     return str(info["version"])
 
 
-def drift_check(name: str, phase: PhaseResult, retrain: str, retrain_dir: Path | None) -> Any:
+def drift_check(name: str, phase: PhaseResult, retrain: str, retrain_dir: Path | None, monitoring: Any) -> Any:
     from flows.monitoring import drift_check_flow
 
     hours = max((phase.ended - phase.started).total_seconds() / 3600, 1e-3)
     outcome = drift_check_flow(
         window_hours=hours + 1 / 3600, window_end=phase.ended, retrain=retrain,  # type: ignore[arg-type]
-        retrain_data_dir=str(retrain_dir) if retrain_dir else None, config=DEMO_MONITORING,
+        retrain_data_dir=str(retrain_dir) if retrain_dir else None, config=monitoring,
     )
     print(f"   drift check '{name}': {outcome.verdict}; {outcome.reason}")
     return outcome
@@ -189,14 +189,15 @@ def run_demo(config: DemoConfig, root: Path, stream_factory: Callable[..., Calla
         _say("4/7 streaming a normal period")
         normal_phase = run_phase("normal", stream_factory(normal, end - span, end, url, key))
         summary.phases.append(normal_phase)
-        summary.checks.append(("normal", drift_check("normal", normal_phase, "off", None)))
+        monitoring = demo_monitoring(config)
+        summary.checks.append(("normal", drift_check("normal", normal_phase, "off", None, monitoring)))
 
         _say(f"5/7 switching the stream to the '{config.scenario}' scenario")
         for i, (a, b) in enumerate(((end - 2 * span, end - span), (end - span, end)), start=1):
             phase = run_phase(f"drift {i}", stream_factory(drifted, a, b, url, key))
             summary.phases.append(phase)
             retrain = "inline" if i == 2 else "off"
-            summary.checks.append((f"drift {i}", drift_check(f"drift {i}", phase, retrain, drifted)))
+            summary.checks.append((f"drift {i}", drift_check(f"drift {i}", phase, retrain, drifted, monitoring)))
 
         _say("6/7 retraining outcome and hot swap")
         from mlflow.tracking import MlflowClient
@@ -279,3 +280,6 @@ def render_summary(summary: DemoSummary, settings: Any) -> None:
     console.print(f"MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
     console.print("Prefect UI: .venv/bin/prefect server start  (then run `xfmr deploy` with PREFECT_API_URL set)")
     console.print(f"demo took {summary.elapsed_s:.0f} s")
+
+
+DEMO_MONITORING = demo_monitoring(DemoConfig())
