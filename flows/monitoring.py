@@ -113,7 +113,7 @@ def record_check(result: DriftResult, settings: PipelineSettings) -> Path:
     ensure_experiment(f"{settings.model_name}-monitoring", settings.artifact_location)
     with mlflow.start_run(run_name=f"drift-check-{result.verdict}"):
         mlflow.set_tags({"kind": "drift_check", "verdict": result.verdict, "model_version": result.model_version or ""})
-        mlflow.log_metrics({"share_drifted": result.share_drifted, "window_rows": float(result.window_rows)})
+        mlflow.log_metrics(result.metrics())
         mlflow.log_artifact(str(path), artifact_path="drift")
         mlflow.log_dict(result.as_dict(), "drift/result.json")
     create_markdown_artifact(
