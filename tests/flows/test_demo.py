@@ -14,10 +14,21 @@ def test_reduced_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     from flows.demo_stream import http_stream
     from tests.flows.conftest import isolated_home
 
+    import os
+
+    import mlflow
+
     config = DemoConfig(assets=120, years=3.0, seed=3, failure_rate=0.12, stream_days=2.0, step_hours=12.0,
                         min_window_units=40)
-    with isolated_home(tmp_path / "home"):
-        summary = run_demo(config, tmp_path / "home", http_stream(config))
+    # The demo points XFMR_HOME, PREFECT_HOME and MLflow at its own folder; undo all of it afterwards.
+    saved_env, saved_uri = dict(os.environ), mlflow.get_tracking_uri()
+    try:
+        with isolated_home(tmp_path / "home"):
+            summary = run_demo(config, tmp_path / "home", http_stream(config))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        mlflow.set_tracking_uri(saved_uri)
 
     verdicts = [c.verdict for _, c in summary.checks]
     assert verdicts[0] == "no_drift", summary.checks[0][1].reason
