@@ -118,31 +118,3 @@ def test_unknown_timezone_is_rejected_by_name() -> None:
 
     with pytest.raises(ValueError, match="Mars/Olympus_Mons"):
         build_deployments(PipelineSettings(timezone="Mars/Olympus_Mons"))
-
-
-def test_xfmr_deploy_serves_a_retraining_run_that_goes_through_the_gate(
-    applied: dict[str, Any], prefect_api: str, tiny_fleet: Any, tmp_path: Any
-) -> None:
-    """`xfmr deploy` serves the deployments; a triggered train/retrain run trains on the tiny fleet and is gated."""
-    from mlflow.tracking import MlflowClient
-    from prefect.deployments import run_deployment
-
-    from flows.processes import ServiceProcess
-
-    home = tmp_path / "xfmr"
-    deploy = ServiceProcess(
-        "xfmr deploy", [str(Path(sys.executable).parent / "xfmr"), "deploy"], tmp_path / "deploy.log",
-        env={"PREFECT_API_URL": prefect_api, "XFMR_HOME": str(home)},
-    )
-    with deploy.start():
-        run = run_deployment(
-            "train/retrain", parameters={"data_dir": str(tiny_fleet), "trigger_detail": "test: by hand"},
-            timeout=300, as_subflow=False,
-        )
-        assert run.state is not None and run.state.is_completed(), (run.state, (tmp_path / "deploy.log").read_text()[-3000:])
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    versions = [v for v in client.search_model_versions("name='transformer_failure'") if "gate.record" in v.tags]
-    assert versions, "the triggered run registered a version and gated it"
-    for mv in versions:
-        assert mv.tags["gate.trigger"] == "drift" and mv.tags["gate.decision"] in ("promoted", "rejected")
-        assert mv.tags["gate.record"].startswith("promotion/gate-") and mv.tags["gate.reason"]
