@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from serving.errors import install_error_handlers
+from serving.fast_score import ScoreFastPath
 from serving.limits import RequestGuard
 from serving.metrics import MetricsMiddleware
 from serving.routes import router
@@ -19,6 +21,9 @@ from serving.settings import ServingSettings, load_settings
 DESCRIPTION = """Failure probability of power transformers within the horizon the model was trained for,
 served from the MLflow registry's champion. Send one or more readings (one transformer snapshot each);
 every response names the model version that scored it. Authenticate with `Authorization: Bearer <key>`."""
+
+
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def create_app(settings: ServingSettings) -> FastAPI:
@@ -46,7 +51,9 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.state.service = service
     install_error_handlers(app)
     app.include_router(router)
-    # Outermost first at request time: metrics see every status, the guard answers 413/415 before routing.
+    # Outermost first at request time: metrics see every status, the guard answers 413/415 before routing,
+    # the fast path scores well-formed requests without the framework.
+    app.add_middleware(ScoreFastPath, service=service)  # type: ignore[arg-type]
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)  # type: ignore[arg-type]
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)  # type: ignore[arg-type]
     _document_score_body(app, service)
@@ -75,6 +82,8 @@ def run(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the app with uvicorn (uvloop, httptools), settings from the environment; SIGTERM drains and flushes."""
     import uvicorn
 
+    # The event loop waits at most this long for the GIL while the scoring thread works (default 5 ms).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel
 
-from serving.scoring import Scores, readings_frame, result_items, score_readings
+from serving.scoring import ReadingBatch, Scores, result_items, score_readings
 from serving.slots import ServedModel
 
 
@@ -27,7 +26,7 @@ class Job:
     """One request's readings, the model it started with, and where its answer goes."""
 
     served: ServedModel
-    readings: Sequence[BaseModel]
+    readings: Sequence[BaseModel] | ReadingBatch  # validated models, or columns read straight from the body
     request_id: str
     started: float  # perf_counter at request arrival
     explain: bool  # compute the top contributing features
@@ -60,8 +59,8 @@ class Batcher:
         self._busy = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xfmr-score")
 
-    async def score(self, served: ServedModel, readings: Sequence[BaseModel], request_id: str, started: float,
-                    explain: bool = True) -> JobResult:
+    async def score(self, served: ServedModel, readings: Sequence[BaseModel] | ReadingBatch, request_id: str,
+                    started: float, explain: bool = True) -> JobResult:
         loop = asyncio.get_running_loop()
         job = Job(served, readings, request_id, started, explain, loop.create_future())
         self._pending.append(job)
@@ -107,7 +106,7 @@ class Batcher:
 
     def _score(self, batch: list[Job]) -> list[JobResult]:
         """Compute features once per model in the batch (a swap may leave two) and split the results per job."""
-        readings = readings_frame([r for job in batch for r in job.readings])
+        readings = ReadingBatch.concat([_as_batch(job.readings) for job in batch])
         offsets = _offsets(batch)
         by_model: dict[int, list[int]] = {}
         for k, job in enumerate(batch):
@@ -116,22 +115,26 @@ class Batcher:
         for members in by_model.values():
             served = batch[members[0]].served
             if len(by_model) == 1:
-                frame = readings
+                part = readings
             else:
-                frame = pd.concat([readings.iloc[offsets[k]:offsets[k + 1]] for k in members], ignore_index=True)
+                part = readings.take(np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in members]))
             explain = np.concatenate([np.full(len(batch[k].readings), batch[k].explain) for k in members])
-            scores = score_readings(served.model, frame, self.top, explain)
-            items = result_items(served.model, scores, frame, slice(0, len(frame)), self.thresholds)
+            scores = score_readings(served.model, part, self.top, explain, served.tables)
+            items = result_items(served.model, scores, part, self.thresholds)
             start = 0
             for k in members:
                 rows = slice(start, start + len(batch[k].readings))
                 results[k] = JobResult(items=items[rows], scores=_slice(scores, rows),
-                                       latency_s=time.perf_counter() - batch[k].started, batch_readings=len(frame))
+                                       latency_s=time.perf_counter() - batch[k].started, batch_readings=len(part))
                 start = rows.stop
         return [r for r in results if r is not None]
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+def _as_batch(readings: Sequence[BaseModel] | ReadingBatch) -> ReadingBatch:
+    return readings if isinstance(readings, ReadingBatch) else ReadingBatch.from_models(readings)
 
 
 def _offsets(batch: list[Job]) -> list[int]:

@@ -79,7 +79,7 @@ class RequestGuard:
         except BodyTooLarge:
             await _reject(send_with_id, 413, f"body exceeds the limit of {self.max_body_bytes} bytes", "body", request_id)
             return
-        await self.app(scope, _replay(body, receive), send_with_id)
+        await self.app(scope, replay(body, receive), send_with_id)
 
     async def _read_body(self, receive: Receive) -> bytes:
         """Read the whole body, counting bytes as they arrive so a chunked upload cannot exceed the cap."""
@@ -99,7 +99,8 @@ class RequestGuard:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
+    """Return a receive that hands over `body` (already read) first, then whatever the connection sends."""
     sent = False
 
     async def replay() -> Message:

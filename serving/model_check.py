@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from serving.registry_client import VersionRef
 from serving.schemas import READING_FIELD_NAMES
 from serving.scoring import score_readings
 from serving.slots import ServedModel
+from serving.trees import TreeTables, UnsupportedBooster, build_tables, verify
 from tasks.features import FEATURE_COLUMNS
 from tasks.model import FailureModel, native_model_dir
 
 GOLDEN_FILE = "golden_readings.parquet"
 GOLDEN_TOLERANCE = 1e-6
+log = logging.getLogger("serving.model_check")
 
 
 class ModelRefused(Exception):
@@ -61,20 +64,42 @@ def load_checked(ref: VersionRef, model_dir: Path, source: str, top: int) -> Ser
             f"unexpected {extra or 'none'}" + ("" if missing or extra else " (same names, other order)"),
         )
     model.booster.set_param({"nthread": 1})  # one scoring thread; OpenMP fan-out costs more than it saves here
-    _check_golden(model, native / GOLDEN_FILE, top)
-    return ServedModel(ref=ref, model=model, source=source, folder=model_dir, loaded_at=datetime.now(UTC))
+    golden = _read_golden(native / GOLDEN_FILE)
+    tables = _tables(ref, model, golden)
+    _check_golden(model, golden, top, tables)
+    return ServedModel(ref=ref, model=model, source=source, folder=model_dir, loaded_at=datetime.now(UTC),
+                       tables=tables)
 
 
-def _check_golden(model: FailureModel, path: Path, top: int) -> None:
-    """Score the golden readings written at training time; outputs must be finite and equal the recorded ones."""
+def _tables(ref: VersionRef, model: FailureModel, golden: pd.DataFrame) -> TreeTables | None:
+    """Tabulate the booster for serving.trees and prove it on the golden set; None (score with XGBoost) if it can't."""
+    try:
+        tables = build_tables(model.booster)
+        values = score_readings(model, golden.loc[:, list(READING_FIELD_NAMES)], 0).values.astype(np.float32)
+        values = np.vstack([values, np.full((1, values.shape[1]), np.nan, dtype=np.float32)])  # every default branch
+        problem = verify(tables, model.booster, values, list(model.feature_columns))
+    except (UnsupportedBooster, KeyError, ValueError) as exc:
+        problem = str(exc)
+    if problem is not None:
+        log.warning("%s v%s is scored by XGBoost itself (slower): %s", ref.name, ref.version, problem)
+        return None
+    return tables
+
+
+def _read_golden(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ModelRefused("golden", f"no {GOLDEN_FILE} in the model folder")
     golden = pd.read_parquet(path)
     if "expected_probability" not in golden.columns or golden.empty:
         raise ModelRefused("golden", f"{GOLDEN_FILE} has no rows or no expected_probability column")
+    return golden
+
+
+def _check_golden(model: FailureModel, golden: pd.DataFrame, top: int, tables: TreeTables | None) -> None:
+    """Score the golden readings written at training time; outputs must be finite and equal the recorded ones."""
     try:
-        scores = score_readings(model, golden.loc[:, list(READING_FIELD_NAMES)], top)
-        score_readings(model, golden.loc[:, list(READING_FIELD_NAMES)].head(1), top)  # warm the one-reading path
+        scores = score_readings(model, golden.loc[:, list(READING_FIELD_NAMES)], top, tables=tables)
+        score_readings(model, golden.loc[:, list(READING_FIELD_NAMES)].head(1), top, tables=tables)  # warm one-row path
     except (KeyError, ValueError) as exc:
         raise ModelRefused("golden", f"golden readings do not score: {exc}") from exc
     prob = scores.probability

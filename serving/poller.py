@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -46,6 +47,11 @@ class ModelWatcher:
     def check_once(self) -> str:
         """Poll the alias once and act on it; return what happened (for logs and tests)."""
         try:
+            active = self.slots.active
+            # The common case, nothing changed, costs one registry call; lineage and metrics only on a change.
+            if active is not None and active.source == "registry":
+                if self.registry.current_version(self.name, self.alias) == active.version:
+                    return "unchanged"
             ref = self.registry.resolve(self.name, self.alias)
         except Exception as exc:
             self.metrics.registry_errors.inc()
@@ -105,3 +111,16 @@ class ModelWatcher:
         self.metrics.set_model(candidate.ref.name, candidate.version, candidate.source)
         log.info("now serving %s v%s from %s (was v%s)", candidate.ref.name, candidate.version, candidate.source,
                  previous.version if previous else "none")
+        del previous
+        _freeze_heap()
+
+
+def _freeze_heap() -> None:
+    """Take the long-lived heap (libraries, the model) out of the cyclic garbage collector's full passes.
+
+    Full collections otherwise walk millions of startup objects and stall scoring for ~200 ms, which
+    sets the stream's p99. Unfreezing first lets the replaced model's cycles be collected once.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from serving.metrics import ServiceMetrics
 
 log = logging.getLogger("serving.prediction_log")
-_TICK = object()  # the flush timer fired
+_COLLECT_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class PredictionLog:
         self.folder = folder
         self.feature_columns = feature_columns
         self.flush_interval_s, self.flush_rows, self.metrics = flush_interval_s, flush_rows, metrics
-        self._queue: queue.SimpleQueue[LoggedScores | object | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[LoggedScores | None] = queue.SimpleQueue()
+        self._closing = threading.Event()
         self._pending: list[LoggedScores] = []
         self._pending_rows = 0
         self._seq = itertools.count()
@@ -71,34 +72,48 @@ class PredictionLog:
             return
         self._closed = True
         self._queue.put(None)
+        self._closing.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.flush_interval_s
         while True:
-            try:
-                entry = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                entry = _TICK
-            if entry is None:  # close(): write what is left and stop
+            # Collect what the scoring thread handed over a few times a second, not once per request.
+            self._closing.wait(min(_COLLECT_S, max(0.0, deadline - time.monotonic())))
+            closing = self._collect()
+            if closing:  # close(): write what is left and stop
                 self._flush()
                 return
-            if isinstance(entry, LoggedScores):
-                self._pending.append(entry)
-                self._pending_rows += len(entry.transformer_id)
-                self.metrics.log_pending.set(self._pending_rows)
             if self._pending_rows >= self.flush_rows or time.monotonic() >= deadline:
                 self._flush()
                 deadline = time.monotonic() + self.flush_interval_s
+
+    def _collect(self) -> bool:
+        """Move every queued entry to the pending rows; return whether close() was asked for."""
+        closing = False
+        while True:
+            try:
+                entry = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if entry is None:
+                closing = True
+            else:
+                self._pending.append(entry)
+                self._pending_rows += len(entry.transformer_id)
+        self.metrics.log_pending.set(self._pending_rows)
+        return closing
 
     def _flush(self) -> None:
         if not self._pending:
             return
         try:
-            table = self._table(self._pending)
-            for day, part in _by_day(table):
-                self._write(day, part)
+            by_day: dict[str, list[LoggedScores]] = {}
+            for entry in self._pending:  # an entry's rows share one scored_at, hence one day
+                by_day.setdefault(entry.scored_at.strftime("%Y-%m-%d"), []).append(entry)
+            for day, entries in by_day.items():
+                self._write(day, self._table(entries))
         except Exception:  # keep the rows and try again at the next flush; never drop what was scored
             self.metrics.log_errors.inc()
             log.exception("prediction log write failed; %d rows kept for the next attempt", self._pending_rows)
@@ -108,15 +123,21 @@ class PredictionLog:
         self.metrics.log_pending.set(0)
 
     def _table(self, entries: list[LoggedScores]) -> pa.Table:
-        counts = [len(e.transformer_id) for e in entries]
+        counts = np.array([len(e.transformer_id) for e in entries])
         features = np.vstack([e.features for e in entries])
+
+        def per_entry(values: list[object], kind: pa.DataType) -> pa.Array:
+            """Repeat one value per entry over its rows, without a Python object per row."""
+            return pa.array(values, kind).take(pa.array(np.repeat(np.arange(len(entries)), counts)))
+
+        scored_at = np.array([e.scored_at.replace(tzinfo=None) for e in entries], dtype="datetime64[us]")
         columns: dict[str, pa.Array] = {
-            "request_id": pa.array(np.repeat([e.request_id for e in entries], counts), pa.string()),
-            "scored_at": pa.array(np.repeat([e.scored_at for e in entries], counts), pa.timestamp("us", tz="UTC")),
+            "request_id": per_entry([e.request_id for e in entries], pa.string()),
+            "scored_at": pa.array(np.repeat(scored_at, counts)).cast(pa.timestamp("us", tz="UTC")),
             "transformer_id": pa.array([t for e in entries for t in e.transformer_id], pa.string()),
             "as_of": pa.array([t for e in entries for t in e.as_of], pa.timestamp("us")),
-            "model_name": pa.array(np.repeat([e.model_name for e in entries], counts), pa.string()),
-            "model_version": pa.array(np.repeat([e.model_version for e in entries], counts), pa.string()),
+            "model_name": per_entry([e.model_name for e in entries], pa.string()),
+            "model_version": per_entry([e.model_version for e in entries], pa.string()),
             "failure_probability": pa.array(np.concatenate([e.probability for e in entries]), pa.float64()),
             "risk_band": pa.array([b for e in entries for b in e.risk_band], pa.string()),
             "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], counts), pa.float64()),
@@ -133,12 +154,3 @@ class PredictionLog:
         tmp = folder / f".{name}.tmp"  # readers skip dot-files; the rename makes the file appear whole
         pq.write_table(table, tmp)
         os.replace(tmp, folder / name)
-
-
-def _by_day(table: pa.Table) -> list[tuple[str, pa.Table]]:
-    days = np.asarray(table.column("scored_at").to_numpy(zero_copy_only=False), dtype="datetime64[D]").astype(str)
-    out = []
-    for day in np.unique(days):
-        mask = pa.array(days == day)
-        out.append((str(day), table.filter(mask)))
-    return out

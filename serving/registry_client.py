@@ -37,6 +37,10 @@ class RegistryClient:
         self.tracking_uri = tracking_uri
         self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
+    def current_version(self, name: str, alias: str) -> str:
+        """Return the version number the alias points at (one registry call: what every poll needs)."""
+        return str(self._client.get_model_version_by_alias(name, alias).version)
+
     def resolve(self, name: str, alias: str) -> VersionRef:
         """Return the version the alias points at, with its tags and its run's holdout metrics."""
         mv = self._client.get_model_version_by_alias(name, alias)

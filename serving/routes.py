@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from serving.batcher import InvalidReadings
 from serving.deps import ActiveModel, ApiKey, ScoreRequestDep, ServiceDep
+from serving.fast_score import score_body
 from serving.schemas import EXAMPLE_READING, ErrorResponse, Health, ModelInfo, ScoreResponse
 
 router = APIRouter()
 EXPLAIN_HELP = ("return each reading's top contributing features (exact TreeSHAP, most of the cost of a large "
                 "batch); false for fast bulk scoring")
+DEDUPE_HELP = ("treat the readings as a telemetry stream: a reading already scored (same transformer_id and as_of) "
+               "comes back with status 'duplicate' and the first copy's score, and is not scored or logged again; "
+               "readings older than their unit's newest (late) or equal in value to its previous one (stale) are flagged")
 _JSON = "application/json"
 
 
@@ -61,17 +64,17 @@ SCORE_BODY = {
 async def score(
     call: ScoreRequestDep,
     explain: Annotated[bool, Query(description=EXPLAIN_HELP)] = True,
+    dedupe: Annotated[bool, Query(description=DEDUPE_HELP)] = False,
 ) -> Response:
     """Return each reading's failure probability, risk band and top contributing features."""
+    # Well-formed requests are answered by serving.fast_score before they get here; this route
+    # documents the endpoint and answers the rest (and any request when the fast path is not mounted).
     served = call.served
     try:
-        result = await call.service.batcher.score(served, call.readings, call.request_id, call.arrived, explain)
+        document = await score_body(call.service, served, call.readings, call.request_id, call.arrived, explain, dedupe)
     except InvalidReadings as exc:
         raise HTTPException(422, {"message": str(exc), "errors": [{"field": "readings", "reason": str(exc)}]}) from None
-    payload = {"request_id": call.request_id, "model_name": served.ref.name, "model_version": served.version,
-               "results": result.items}
-    return Response(orjson.dumps(payload, option=orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY),
-                    media_type=_JSON, headers={"X-Model-Version": served.version})
+    return Response(document, media_type=_JSON, headers={"X-Model-Version": served.version})
 
 
 @router.get("/v1/model", response_model=ModelInfo, summary="The model version being served",

@@ -103,6 +103,10 @@ class ReadingScore(BaseModel):
     failure_probability: float = Field(ge=0, le=1)
     risk_band: Literal["low", "medium", "high", "critical"]
     top_features: list[Contribution]
+    status: Literal["scored", "duplicate"] | None = Field(
+        None, description="with dedupe=true: scored, or duplicate (the first copy's score; not scored or logged again)")
+    flags: list[Literal["late", "stale"]] | None = Field(
+        None, description="with dedupe=true: late (older than the unit's newest reading), stale (same values as before)")
 
 
 class ScoreResponse(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -13,9 +14,9 @@ import xgboost as xgb
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from serving.schemas import READING_FIELDS
 from serving.settings import RISK_BAND_NAMES
-from tasks.features import compute_features
+from serving.trees import TreeTables
+from tasks.features import NUMERIC_FIELDS, compute_features, feature_matrix
 from tasks.model import FailureModel
 
 
@@ -30,59 +31,134 @@ class Scores:
     explained: NDArray[np.bool_]  # rows whose top features were computed
 
 
-_DTYPES: dict[str, Any] = {"float": np.float64, "int": np.int64}
-_KINDS: tuple[tuple[str, str], ...] = tuple((c.name, c.kind) for c in READING_FIELDS)
-_FIELDS = itemgetter(*(name for name, _ in _KINDS))
+_NUMERIC = itemgetter(*NUMERIC_FIELDS)
+# From this many rows without explanations, XGBoost's own prediction is cheaper than the tables'
+# (which evaluate every leaf, not only the reached one); below it, its fixed cost per call dominates.
+XGBOOST_MARGIN_ROWS = 16
 
 
-def _column(kind: str, values: tuple[Any, ...]) -> Any:
-    if kind == "timestamp":
-        return pd.DatetimeIndex(values)  # validated naive-UTC datetimes; far faster than numpy's per-object cast
-    return np.array(values, dtype=_DTYPES.get(kind, object))  # None -> NaN for float columns
+@dataclass(frozen=True)
+class ReadingBatch:
+    """Readings as the arrays the shared feature code takes, plus each one's identity for the results."""
+
+    transformer_id: list[str]
+    as_of: list[datetime]  # naive UTC
+    numeric: NDArray[np.float64]  # (n, NUMERIC_FIELDS); null -> NaN
+    cooling: NDArray[np.object_]
+    oil_preservation: NDArray[np.object_]
+    as_of_year: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.transformer_id)
+
+    @classmethod
+    def from_models(cls, readings: Sequence[BaseModel]) -> ReadingBatch:
+        """Build the arrays straight from validated readings (no DataFrame: it costs more than the features for one)."""
+        fields = [r.__dict__ for r in readings]
+        as_of = [f["as_of"] for f in fields]
+        return cls(
+            transformer_id=[f["transformer_id"] for f in fields], as_of=as_of,
+            numeric=np.array([_NUMERIC(f) for f in fields], dtype=np.float64).reshape(len(fields), len(NUMERIC_FIELDS)),
+            cooling=np.array([f["cooling"] for f in fields], dtype=object),
+            oil_preservation=np.array([f["oil_preservation"] for f in fields], dtype=object),
+            as_of_year=np.array([t.year for t in as_of], dtype=np.float64),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[ReadingBatch]) -> ReadingBatch:
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            transformer_id=[t for p in parts for t in p.transformer_id], as_of=[t for p in parts for t in p.as_of],
+            numeric=np.concatenate([p.numeric for p in parts]), cooling=np.concatenate([p.cooling for p in parts]),
+            oil_preservation=np.concatenate([p.oil_preservation for p in parts]),
+            as_of_year=np.concatenate([p.as_of_year for p in parts]),
+        )
+
+    def take(self, rows: NDArray[np.intp]) -> ReadingBatch:
+        return ReadingBatch(
+            transformer_id=[self.transformer_id[i] for i in rows], as_of=[self.as_of[i] for i in rows],
+            numeric=self.numeric[rows], cooling=self.cooling[rows], oil_preservation=self.oil_preservation[rows],
+            as_of_year=self.as_of_year[rows],
+        )
+
+    def features(self) -> NDArray[np.float64]:
+        """Return the (n, FEATURE_COLUMNS) model features, computed by the shared feature code."""
+        return feature_matrix(self.numeric, self.cooling, self.oil_preservation, self.as_of_year)
 
 
-def readings_frame(readings: Sequence[BaseModel]) -> pd.DataFrame:
-    """Build the readings table (READING_FIELDS columns, typed arrays; null -> NaN) once for a whole batch."""
-    columns = zip(*[_FIELDS(r.__dict__) for r in readings])
-    return pd.DataFrame({name: _column(kind, values) for (name, kind), values in zip(_KINDS, columns)})
+def score_values(model: FailureModel, values: NDArray[np.float64], top: int,
+                 explain_rows: NDArray[np.bool_] | None = None, tables: TreeTables | None = None) -> Scores:
+    """Return what FailureModel.predict_proba and .explain return, from one (n, features) matrix in model order.
 
-
-def score_features(model: FailureModel, features: pd.DataFrame, top: int,
-                   explain_rows: NDArray[np.bool_] | None = None) -> Scores:
-    """Return what FailureModel.predict_proba and .explain return, from one feature matrix.
-
-    Contributions (exact TreeSHAP, the costliest step by far) are computed only for `explain_rows`.
+    With `tables` (checked against the booster when the model loaded) margins and exact TreeSHAP
+    contributions come from serving.trees; without, from XGBoost. Contributions are computed only
+    for `explain_rows`.
     """
-    columns = list(model.feature_columns)
-    ordered = features if tuple(features.columns) == model.feature_columns else features.loc[:, columns]
-    values = ordered.to_numpy(dtype=np.float64)
-    # float64 -> float32 rounds exactly as FailureModel's to_numpy(float32) does: identical predictions.
-    values32 = values.astype(np.float32)
-    matrix = xgb.DMatrix(values32, feature_names=columns, missing=np.nan, nthread=1)
-    margin = np.asarray(model.booster.predict(matrix, output_margin=True), dtype=float)
-    z = model.calibration.slope * margin + model.calibration.intercept
-    probability = 1.0 / (1.0 + np.exp(-z))
-    n = len(features)
+    n = len(values)
     explained = np.ones(n, dtype=bool) if explain_rows is None else np.asarray(explain_rows, dtype=bool)
     if top <= 0:
         explained = np.zeros(n, dtype=bool)
-    top_index = np.zeros((n, max(top, 0)), dtype=np.int64)
-    top_contribution = np.zeros((n, max(top, 0)))
-    rows = np.flatnonzero(explained)
-    if len(rows):
-        subset = matrix if len(rows) == n else xgb.DMatrix(values32[rows], feature_names=columns, missing=np.nan, nthread=1)
-        contribs = np.asarray(model.booster.predict(subset, pred_contribs=True)[:, :-1], dtype=float)
-        order = np.argsort(-np.abs(contribs), axis=1)[:, :top]
+    # float64 -> float32 rounds exactly as FailureModel's to_numpy(float32) does: identical predictions.
+    values32 = values.astype(np.float32)
+    if tables is None:
+        margin, contribs = _xgboost_scores(model, values32, explained)
+    elif np.count_nonzero(~explained) < XGBOOST_MARGIN_ROWS:
+        margin, contribs = tables.evaluate(values32, explained)
+    else:
+        margin = xgboost_margin(model.booster, values32)
+        contribs = tables.evaluate(values32[explained])[1] if explained.any() else np.empty((0, values.shape[1]))
+    z = model.calibration.slope * margin + model.calibration.intercept
+    probability = 1.0 / (1.0 + np.exp(-z))
+    k = max(top, 0)
+    top_index = np.zeros((n, k), dtype=np.int64)
+    top_contribution = np.zeros((n, k))
+    if len(contribs):
+        order = _strongest(contribs, k)
+        rows = np.flatnonzero(explained)
         top_index[rows] = order
         top_contribution[rows] = np.take_along_axis(contribs, order, axis=1)
     return Scores(values=values, probability=probability, top_index=top_index, top_contribution=top_contribution,
                   explained=explained)
 
 
-def score_readings(model: FailureModel, readings: pd.DataFrame, top: int,
-                   explain_rows: NDArray[np.bool_] | None = None) -> Scores:
+def xgboost_margin(booster: xgb.Booster, values32: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Return XGBoost's margins straight from the array (same values as through a DMatrix, checked at load)."""
+    margin = booster.inplace_predict(values32, predict_type="margin", missing=np.nan, validate_features=False)
+    return np.asarray(margin, dtype=np.float64)
+
+
+def _strongest(contribs: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+    """Return the k largest |contribution| positions per row, strongest first (partition, then sort only k)."""
+    strength = -np.abs(contribs)
+    if k < contribs.shape[1]:
+        part = np.argpartition(strength, k - 1, axis=1)[:, :k]
+        within = np.argsort(np.take_along_axis(strength, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, within, axis=1)
+    return np.argsort(strength, axis=1, kind="stable")[:, :k]
+
+
+def _xgboost_scores(model: FailureModel, values32: NDArray[np.float32],
+                    explained: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    columns = list(model.feature_columns)
+    matrix = xgb.DMatrix(values32, feature_names=columns, missing=np.nan, nthread=1)
+    margin = np.asarray(model.booster.predict(matrix, output_margin=True), dtype=float)
+    rows = np.flatnonzero(explained)
+    if not len(rows):
+        return margin, np.empty((0, len(columns)))
+    subset = matrix if len(rows) == len(values32) else xgb.DMatrix(values32[rows], feature_names=columns,
+                                                                  missing=np.nan, nthread=1)
+    return margin, np.asarray(model.booster.predict(subset, pred_contribs=True)[:, :-1], dtype=float)
+
+
+def score_readings(model: FailureModel, readings: ReadingBatch | pd.DataFrame, top: int,
+                   explain_rows: NDArray[np.bool_] | None = None, tables: TreeTables | None = None) -> Scores:
     """Compute the shared features of the readings and score them."""
-    return score_features(model, compute_features(readings), top, explain_rows)
+    if isinstance(readings, ReadingBatch):
+        values = readings.features()
+    else:  # a table (the golden set): exactly the training path
+        values = compute_features(readings).to_numpy(dtype=np.float64)
+    return score_values(model, values, top, explain_rows, tables)
 
 
 def risk_bands(probability: NDArray[np.float64], thresholds: Sequence[float]) -> list[str]:
@@ -91,25 +167,25 @@ def risk_bands(probability: NDArray[np.float64], thresholds: Sequence[float]) ->
     return [RISK_BAND_NAMES[i] for i in positions]
 
 
-def result_items(model: FailureModel, scores: Scores, readings: pd.DataFrame, rows: slice,
+def result_items(model: FailureModel, scores: Scores, readings: ReadingBatch,
                  thresholds: Sequence[float]) -> list[dict[str, Any]]:
-    """Return the JSON-ready result of each row in `rows` (transformer, probability, band, top features)."""
+    """Return the JSON-ready result of each reading (transformer, probability, band, top features)."""
     columns = model.feature_columns
     labels = model.feature_labels
     values = scores.values
-    ids = readings["transformer_id"].tolist()
-    as_of = list(pd.DatetimeIndex(readings["as_of"]).to_pydatetime())
-    probability = scores.probability
-    bands = risk_bands(probability[rows], thresholds)
+    probability = scores.probability.tolist()
+    bands = risk_bands(scores.probability, thresholds)
+    top_index, top_contribution = scores.top_index.tolist(), scores.top_contribution.tolist()
+    explained = scores.explained.tolist()
     out = []
-    for k, i in enumerate(range(*rows.indices(len(readings)))):
+    for i, (tid, as_of) in enumerate(zip(readings.transformer_id, readings.as_of)):
         top: list[dict[str, Any]] = []
-        pairs = zip(scores.top_index[i].tolist(), scores.top_contribution[i].tolist()) if scores.explained[i] else ()
-        for j, contribution in pairs:
-            v = values[i, j]
-            name = columns[j]
-            top.append({"feature": name, "label": labels.get(name, name),
-                        "value": None if v != v else float(v), "contribution": contribution})
-        out.append({"transformer_id": ids[i], "as_of": as_of[i], "failure_probability": float(probability[i]),
-                    "risk_band": bands[k], "top_features": top})
+        if explained[i]:
+            for j, contribution in zip(top_index[i], top_contribution[i]):
+                v = float(values[i, j])
+                name = columns[j]
+                top.append({"feature": name, "label": labels.get(name, name),
+                            "value": None if v != v else v, "contribution": contribution})
+        out.append({"transformer_id": tid, "as_of": as_of, "failure_probability": probability[i],
+                    "risk_band": bands[i], "top_features": top})
     return out

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from serving.auth import KeyRing
 from serving.batcher import Batcher, Job, JobResult
+from serving.dedupe import ArrivalBook
 from serving.metrics import ServiceMetrics
 from serving.model_cache import ModelCache
 from serving.poller import ModelWatcher
@@ -41,6 +42,7 @@ class ScoringService:
         )
         self.batcher = Batcher(top=settings.top_features, thresholds=settings.risk_bands,
                                max_rows=settings.max_batch, sink=self._record)
+        self.arrivals = ArrivalBook(registry=self.metrics.registry)  # dedupe=true requests and the MQTT bridge
 
     def start(self) -> None:
         self.prediction_log.start()

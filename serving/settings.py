@@ -47,7 +47,7 @@ class ServingSettings(BaseSettings):
     top_features: int = Field(default=3, ge=0, le=20)
     cache_dir: Path | None = Field(default=None, description="downloaded, verified versions; default XFMR_HOME/serving-cache")
     prediction_log_dir: Path | None = Field(default=None, description="Parquet log; default XFMR_HOME/predictions")
-    log_flush_interval_s: float = Field(default=1.0, gt=0, le=300)
+    log_flush_interval_s: float = Field(default=60.0, gt=0, le=3600)
     log_flush_rows: int = Field(default=20_000, ge=1)
     docs_enabled: bool = True
     log_level: str = Field(default="info", pattern="^(critical|error|warning|info|debug)$")

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from serving.registry_client import VersionRef
+from serving.trees import TreeTables
 from tasks.model import FailureModel
 
 
@@ -20,6 +21,7 @@ class ServedModel:
     source: str  # "registry" or "cache"
     folder: Path
     loaded_at: datetime
+    tables: TreeTables | None = None  # margins and contributions without XGBoost's per-call cost; None: XGBoost
 
     @property
     def version(self) -> str:

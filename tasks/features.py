@@ -14,7 +14,8 @@ from tasks.schema import COOLING_TYPES, GASES
 from tasks.snapshots import READING_FIELD_NAMES, READING_FIELDS, build_snapshots
 
 # build_snapshots and READING_FIELDS live in tasks.snapshots; re-exported so callers need one import.
-__all__ = ["FEATURE_COLUMNS", "FEATURE_DESCRIPTIONS", "READING_FIELDS", "REQUIRED_FIELDS", "build_snapshots", "compute_features", "features_for_model"]
+__all__ = ["FEATURE_COLUMNS", "FEATURE_DESCRIPTIONS", "NUMERIC_FIELDS", "READING_FIELDS", "REQUIRED_FIELDS", "build_snapshots",
+           "compute_features", "feature_matrix", "features_for_model"]
 
 GAS_NAMES = {
     "h2": "hydrogen H2", "ch4": "methane CH4", "c2h6": "ethane C2H6", "c2h4": "ethylene C2H4",
@@ -96,20 +97,19 @@ def _numeric(readings: pd.DataFrame, name: str) -> FloatArray:
     return out
 
 
-_NUMERIC_FIELDS: tuple[str, ...] = tuple(n for n in REQUIRED_FIELDS if n not in ("as_of", "cooling", "oil_preservation"))
+# The numeric reading fields, in the column order `feature_matrix` takes them.
+NUMERIC_FIELDS: tuple[str, ...] = tuple(n for n in REQUIRED_FIELDS if n not in ("as_of", "cooling", "oil_preservation"))
 
 
-def _numeric_fields(readings: pd.DataFrame) -> dict[str, FloatArray]:
-    """Return every numeric reading field as a float array (one conversion when all are numeric already)."""
-    columns = list(_NUMERIC_FIELDS)
+def _numeric_block(readings: pd.DataFrame) -> FloatArray:
+    """Return the NUMERIC_FIELDS as one (rows, fields) float array (one conversion when all are numeric already)."""
+    columns = list(NUMERIC_FIELDS)
     if all(readings[name].dtype.kind in "fiu" for name in columns):
-        block = readings.loc[:, columns].to_numpy(dtype=float, na_value=np.nan)
-        return {name: block[:, i] for i, name in enumerate(columns)}
-    return {name: _numeric(readings, name) for name in columns}
+        return readings.loc[:, columns].to_numpy(dtype=float, na_value=np.nan)
+    return np.column_stack([_numeric(readings, name) for name in columns]) if len(readings) else np.empty((0, len(columns)))
 
 
-def _categories(readings: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> NDArray[np.object_]:
-    values = readings[name].to_numpy(dtype=object)
+def _checked_categories(values: NDArray[np.object_], name: str, allowed: tuple[str, ...]) -> NDArray[np.object_]:
     unknown = sorted({repr(v) for v in values if v not in allowed})
     if unknown:
         raise ValueError(f"column {name!r} has unknown value(s) {', '.join(unknown)}; expected one of {list(allowed)}")
@@ -180,10 +180,26 @@ def compute_features(readings: pd.DataFrame) -> pd.DataFrame:
     missing = [n for n in REQUIRED_FIELDS if n not in readings.columns]
     if missing:
         raise ValueError(f"readings lack required field(s): {', '.join(missing)}")
-    x = _numeric_fields(readings)
-    cooling = _categories(readings, "cooling", COOLING_TYPES)
-    sealed = dga.low_oxygen(readings["oil_preservation"].to_numpy(dtype=object))
-    age = _as_of_year(readings) - x["install_year"]
+    block = feature_matrix(
+        _numeric_block(readings), readings["cooling"].to_numpy(dtype=object),
+        readings["oil_preservation"].to_numpy(dtype=object), _as_of_year(readings),
+    )
+    return pd.DataFrame(block, columns=list(FEATURE_COLUMNS), index=readings.index, copy=False)
+
+
+def feature_matrix(numeric: FloatArray, cooling: NDArray[np.object_], oil_preservation: NDArray[np.object_],
+                   as_of_year: FloatArray) -> FloatArray:
+    """Return the (rows, FEATURE_COLUMNS) features from the reading fields as arrays: the NUMERIC_FIELDS
+    block (NaN = unknown), the two categories and the calendar year of `as_of` (UTC).
+
+    `compute_features` is this on a table; the scoring service calls it on arrays it builds itself.
+    """
+    if numeric.ndim != 2 or numeric.shape[1] != len(NUMERIC_FIELDS):
+        raise ValueError(f"numeric block must be (rows, {len(NUMERIC_FIELDS)}), got {numeric.shape}")
+    x = {name: numeric[:, i] for i, name in enumerate(NUMERIC_FIELDS)}
+    cooling = _checked_categories(cooling, "cooling", COOLING_TYPES)
+    sealed = dga.low_oxygen(oil_preservation)
+    age = as_of_year - x["install_year"]
     age = np.where(age >= 0, age, np.nan)
     band = dga.age_band(age)
 
@@ -222,10 +238,10 @@ def compute_features(readings: pd.DataFrame) -> pd.DataFrame:
 
     if tuple(f) != FEATURE_COLUMNS:  # a guard for whoever edits the list above
         raise RuntimeError(f"feature code and FEATURE_COLUMNS disagree: {sorted(set(f) ^ set(FEATURE_COLUMNS))}")
-    block = np.empty((len(readings), len(f)))
+    block = np.empty((len(numeric), len(f)))
     for i, values in enumerate(f.values()):
         block[:, i] = values
-    return pd.DataFrame(block, columns=list(f), index=readings.index, copy=False)
+    return block
 
 
 def features_for_model(inputs: pd.DataFrame, feature_columns: tuple[str, ...] | list[str]) -> pd.DataFrame:

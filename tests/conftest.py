@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 FleetFactory = Callable[..., Path]
+_MLFLOW_HTTP = ("MLFLOW_HTTP_REQUEST_", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +35,18 @@ def make_fleet(tmp_path_factory: pytest.TempPathFactory) -> FleetFactory:
         return cache[key]
 
     return factory
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _mlflow_http_settings_stay_in_their_module() -> Iterator[None]:
+    """Undo the MLflow HTTP settings a module's in-process scoring service put in the environment.
+
+    The service shortens MLflow's request timeout and retries for its own process (serving.registry_client);
+    left in the test process, a later module's registry calls would time out after 2 s and be retried,
+    registering one version twice.
+    """
+    before = {k: v for k, v in os.environ.items() if k.startswith(_MLFLOW_HTTP)}
+    yield
+    for key in [k for k in os.environ if k.startswith(_MLFLOW_HTTP)]:
+        del os.environ[key]
+    os.environ.update(before)

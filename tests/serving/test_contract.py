@@ -231,3 +231,47 @@ def test_explain_false_skips_top_features_but_not_the_score(client: TestClient, 
     assert lean["failure_probability"] == full["failure_probability"]
     bad = client.post("/v1/score?explain=maybe", content=body, headers={"Content-Type": "application/json", **auth()})
     assert_error(bad, 422, "query.explain", "true or false")
+
+
+@pytest.mark.parametrize("query", ["", "?explain=false", "?explain=1&dedupe=0"])
+def test_fast_path_and_route_answer_alike(client: TestClient, registry: Registry, query: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Plain flags are served by serving.fast_score; spellings only the framework parses ("yes", "off")
+    # fall through to the FastAPI route. Same request id, same document.
+    import serving.routes
+
+    routed: list[str] = []
+    real = serving.routes.score_body
+
+    async def counted(*args: Any, **kwargs: Any) -> bytes:
+        routed.append("route")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(serving.routes, "score_body", counted)
+    body = json.dumps({"readings": readings_json(registry.logged["good"].readings.head(3))})
+    spelled = query.replace("=false", "=off").replace("=1", "=yes").replace("=0", "=no") or "?explain=yes"
+    answers = []
+    for q in (query, spelled):
+        r = client.post(f"/v1/score{q}", content=body,
+                        headers={"Content-Type": "application/json", "X-Request-ID": "same-id", **auth()})
+        assert r.status_code == 200, r.text
+        answers.append((r.json(), r.headers["x-model-version"], r.headers["x-request-id"]))
+    assert routed == ["route"]  # only the second spelling reached the framework
+    assert answers[0] == answers[1]
+    explained = [len(x["top_features"]) for x in answers[0][0]["results"]]
+    assert explained == ([0, 0, 0] if "false" in query else [3, 3, 3])
+
+
+@pytest.mark.parametrize("query", ["", "?explain=yes"], ids=["fast path", "route"])
+def test_readings_the_feature_code_refuses_are_a_422(client: TestClient, reading: dict[str, Any], query: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import serving.batcher
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("column 'cooling' has unknown value(s) 'ONXX'")
+
+    monkeypatch.setattr(serving.batcher, "score_readings", refuse)
+    r = client.post(f"/v1/score{query}", content=json.dumps({"readings": [reading]}),
+                    headers={"Content-Type": "application/json", **auth()})
+    body = assert_error(r, 422, "readings", "unknown value")
+    assert body["error"] == "invalid_input" and r.headers["x-request-id"] == body["request_id"]

@@ -63,6 +63,7 @@ def test_not_ready_until_a_champion_exists_then_ready(registry: Registry, tmp_pa
         wait_ready(client)
         assert client.get("/health/ready").json() == {"status": "ready", "model_version": "1", "reason": None}
         assert score(client, reading).status_code == 200
+        assert client.app.state.service.slots.active.tables is not None  # proven against XGBoost at load
 
 
 def test_swap_under_load_drops_nothing_and_each_answer_names_its_version(registry: Registry, tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from serving.auth import KeyRing, hash_key
-from serving.scoring import readings_frame, risk_bands, score_readings
+from serving.scoring import ReadingBatch, risk_bands, score_readings
+from serving.trees import build_tables
 from serving.schemas import score_request_model
 from serving.settings import ServingSettings
 from tasks.features import compute_features
@@ -72,19 +73,31 @@ def test_risk_bands_use_the_thresholds() -> None:
     assert risk_bands(p, (0.05, 0.2, 0.5)) == ["low", "low", "medium", "medium", "high", "critical", "critical"]
 
 
-def test_service_scores_equal_the_training_model() -> None:
+@pytest.mark.parametrize("with_tables", [True, False], ids=["tables", "xgboost"])
+def test_service_scores_equal_the_training_model(with_tables: bool) -> None:
     tiny = train_tiny_model(seed=4)
     readings = synthetic_readings(50, seed=9)
     body = json.dumps({"readings": readings_json(readings)})
     validated = score_request_model(100).model_validate_json(body).readings  # the service parses JSON
-    frame = readings_frame(validated)
-    scores = score_readings(tiny.model, frame, top=4)
+    tables = build_tables(tiny.model.booster) if with_tables else None
+    scores = score_readings(tiny.model, ReadingBatch.from_models(validated), top=4, tables=tables)
     features = compute_features(readings)
+    np.testing.assert_array_equal(scores.values, features.to_numpy())
     np.testing.assert_array_equal(scores.probability, tiny.model.predict_proba(features))
-    explained = tiny.model.explain(features, top=4)
-    got = [[tiny.model.feature_columns[j] for j in row] for row in scores.top_index]
-    assert got == [[e.feature for e in row] for row in explained]
-    np.testing.assert_allclose(scores.top_contribution, [[e.contribution for e in row] for row in explained])
+    # Same top features as XGBoost's own contributions (float64 tables vs XGBoost's float32: ~1e-7 apart;
+    # compared by strength, since features with equal strength may come in either order).
+    reference = tiny.model.contributions(features)
+    got = np.take_along_axis(reference, scores.top_index, axis=1)
+    np.testing.assert_allclose(scores.top_contribution, got, rtol=1e-5, atol=1e-6)
+    strongest = -np.sort(-np.abs(reference), axis=1)[:, :4]
+    np.testing.assert_allclose(np.abs(scores.top_contribution), strongest, rtol=1e-5, atol=1e-6)
+    # Half the rows without explanations (enough for XGBoost's own margins): same probabilities, and the
+    # explained rows keep their top features.
+    half = np.arange(len(readings)) % 2 == 0
+    partial = score_readings(tiny.model, ReadingBatch.from_models(validated), top=4, explain_rows=half, tables=tables)
+    np.testing.assert_array_equal(partial.probability, scores.probability)
+    np.testing.assert_array_equal(partial.top_index[half], scores.top_index[half])
+    assert not partial.explained[~half].any() and (partial.top_index[~half] == 0).all()
 
 
 def test_directional_more_acetylene_never_lowers_risk_much() -> None:

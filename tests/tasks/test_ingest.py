@@ -363,7 +363,6 @@ FAULT_REASONS = {"out_of_range": "out_of_range", "unknown_id": "unknown_transfor
 
 
 def test_generated_fleet_quarantine_matches_the_manifest(make_fleet) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("tasks.generator")
     folder = make_fleet(assets=30, years=1, seed=0, data_fault_rate=0.01)
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     result = ingest_folder(folder)

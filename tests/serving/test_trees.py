@@ -1,0 +1,47 @@
+"""serving.trees: margins bit for bit and TreeSHAP contributions as XGBoost computes them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from serving.trees import UnsupportedBooster, build_tables, verify
+from tasks.features import compute_features
+from tests.serving.factory import synthetic_readings, train_tiny_model
+
+
+@pytest.mark.parametrize(("rounds", "depth"), [(20, 2), (30, 4), (12, 6)])
+def test_tables_match_xgboost(rounds: int, depth: int) -> None:
+    tiny = train_tiny_model(seed=3, rounds=rounds, depth=depth)
+    booster = tiny.model.booster
+    values = compute_features(synthetic_readings(200, seed=5)).to_numpy(dtype=np.float32)
+    values[::5, 3] = np.nan  # missing values take each split's default branch
+    values[::7, :] = np.nan
+    tables = build_tables(booster)
+    columns = list(tiny.model.feature_columns)
+    assert verify(tables, booster, values, columns) is None
+
+    matrix = xgb.DMatrix(values, feature_names=columns, missing=np.nan)
+    explain = np.arange(len(values)) % 3 == 0
+    margin, contribs = tables.evaluate(values, explain)
+    np.testing.assert_array_equal(margin, booster.predict(matrix, output_margin=True).astype(np.float64))
+    reference = booster.predict(matrix, pred_contribs=True)
+    np.testing.assert_allclose(contribs, reference[explain, :-1], rtol=1e-5, atol=1e-6)
+    assert tables.bias == pytest.approx(float(reference[0, -1]), rel=1e-6)
+
+
+def test_verify_names_a_margin_mismatch() -> None:
+    tiny = train_tiny_model(seed=3)
+    tables = build_tables(tiny.model.booster)
+    other = train_tiny_model(seed=4).model.booster
+    values = compute_features(synthetic_readings(20, seed=5)).to_numpy(dtype=np.float32)
+    assert "margins differ" in str(verify(tables, other, values, list(tiny.model.feature_columns)))
+
+
+def test_multiclass_booster_is_unsupported() -> None:
+    rng = np.random.default_rng(0)
+    data = xgb.DMatrix(rng.normal(size=(60, 4)), label=rng.integers(0, 3, 60))
+    booster = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2}, data, num_boost_round=2)
+    with pytest.raises(UnsupportedBooster, match="binary:logistic"):
+        build_tables(booster)
