@@ -10,6 +10,7 @@ from prefect import serve
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import EntrypointType
 from prefect.schedules import Cron, Interval
 
 from flows.monitoring import drift_check_flow
@@ -19,6 +20,9 @@ from flows.training import TRAINING_CONCURRENCY, training_flow
 NIGHTLY = "nightly"
 DRIFT_CHECK = "drift-check"
 RETRAIN = "retrain"
+# Flows are found by module path (flows.monitoring), not by file: loaded as a script, flows/monitoring.py
+# would be registered as the module `monitoring` and shadow the monitoring package it imports.
+BY_MODULE = EntrypointType.MODULE_PATH
 ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
 
 
@@ -34,6 +38,7 @@ def build_deployments(settings: PipelineSettings) -> list[Any]:
     """Return the three deployments with their schedules and validated default parameters."""
     nightly = training_flow.to_deployment(
         name=NIGHTLY,
+        entrypoint_type=BY_MODULE,
         schedule=Cron(settings.train_cron, timezone=_timezone(settings.timezone)),
         parameters={"trigger": "schedule"},
         concurrency_limit=ONE_AT_A_TIME,
@@ -42,6 +47,7 @@ def build_deployments(settings: PipelineSettings) -> list[Any]:
     )
     retrain = training_flow.to_deployment(
         name=RETRAIN,
+        entrypoint_type=BY_MODULE,
         parameters={"trigger": "drift"},
         concurrency_limit=ONE_AT_A_TIME,
         description="Retraining started by the drift check (or by hand); the promotion record names the cause.",
@@ -49,6 +55,7 @@ def build_deployments(settings: PipelineSettings) -> list[Any]:
     )
     drift = drift_check_flow.to_deployment(
         name=DRIFT_CHECK,
+        entrypoint_type=BY_MODULE,
         schedule=Interval(timedelta(minutes=settings.drift_interval_minutes)),
         parameters={"window_hours": settings.drift_window_hours, "retrain": "deployment"},
         concurrency_limit=ONE_AT_A_TIME,

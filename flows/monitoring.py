@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.decay import holdout_pr_auc, load_failure_records, record_decay, run_decay_check
 from flows.runtime import configure_mlflow
 from flows.settings import PipelineSettings, load_settings
 from monitoring import (
@@ -24,6 +25,7 @@ from monitoring import (
     MonitoringConfig,
     PolicyState,
     check_drift,
+    evaluate_decay,
     evaluate_policy,
     save_report,
     seasonal_reference,
@@ -59,6 +61,8 @@ class DriftCheckOutcome:
     window_rows: int
     retrain_run: str | None
     drifted_columns: tuple[str, ...]
+    trigger_cause: str | None = None  # "drift" or "decay" when a retrain was triggered
+    decay_reason: str | None = None  # what the performance-decay step found, or why it did not run
 
 
 @task(name="load-champion-reference", retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
@@ -141,9 +145,9 @@ def save_state(settings: PipelineSettings, state: PolicyState) -> None:
     tmp.replace(path)
 
 
-def trigger_retrain(mode: RetrainMode, report: str, key: str, data_dir: str | None) -> str | None:
+def trigger_retrain(mode: RetrainMode, report: str, key: str, data_dir: str | None, cause: str = "drift") -> str | None:
     """Start the retraining deployment (idempotent per window) or, without a server, the flow inline."""
-    parameters = {"trigger": "drift", "trigger_detail": report, "data_dir": data_dir}
+    parameters = {"trigger": cause, "trigger_detail": report, "data_dir": data_dir}
     if mode == "deployment":
         from prefect.deployments import run_deployment
 
@@ -165,8 +169,16 @@ def drift_check_flow(
     retrain: RetrainMode = "deployment",
     retrain_data_dir: str | None = None,
     one_per_unit: bool = True,
+    decay: bool = True,
+    failures_dir: str | None = None,
+    outcomes_until: datetime | None = None,
 ) -> DriftCheckOutcome:
-    """Compare the last `window_hours` of predictions with the champion's reference; retrain on confirmed drift."""
+    """Compare the last `window_hours` of predictions with the champion's reference; retrain on confirmed drift.
+
+    With `decay`, new failure records (`failures.parquet` in `failures_dir`, default the retraining
+    data folder or XFMR_HOME/data/fleet) are joined to past predictions; a champion whose realised
+    PR-AUC fell too far below its holdout PR-AUC also triggers a retrain (once per version).
+    """
     settings = load_settings()
     configure_mlflow(settings)
     logger = get_run_logger()
@@ -178,15 +190,33 @@ def drift_check_flow(
     result = run_check(champion, start, end, config, settings, one_per_unit)
     report = record_check(result, settings)
     decision = evaluate_policy(load_state(settings), result, end, config.policy)
-    retrain_run = None
-    if decision.trigger:
-        key = f"drift-v{champion.version}-{end:%Y%m%dT%H%M%S}"
-        retrain_run = trigger_retrain(retrain, str(report), key, retrain_data_dir)
-        logger.info("retraining triggered (%s): %s", retrain, retrain_run)
-    save_state(settings, decision.new_state)
     logger.info("drift verdict %s on %d rows: %s", result.verdict, result.window_rows, decision.reason)
+    state, retrain_run, cause, why = decision.new_state, None, None, str(report)
+    if decision.trigger:
+        cause, key = "drift", f"drift-v{champion.version}-{end:%Y%m%dT%H%M%S}"
+    decay_reason = None
+    if decay:
+        records = load_failure_records(Path(failures_dir or retrain_data_dir or settings.fleet_dir), outcomes_until)
+        if records is None:
+            decay_reason = f"not checked: no failure records in {failures_dir or retrain_data_dir or settings.fleet_dir}"
+        elif records.digest == state.failure_records_digest:
+            decay_reason = "not checked: no new failure records since the last check"
+        else:
+            found = run_decay_check(settings, records, holdout_pr_auc(settings, champion.version), end, config.decay)
+            decay_report = record_decay(found, records, settings, end)
+            judged = evaluate_decay(state, found, end, config.policy)
+            state = judged.new_state.model_copy(update={"failure_records_digest": records.digest})
+            decay_reason = judged.reason
+            if judged.trigger and cause is None:
+                cause, key, why = "decay", f"decay-v{champion.version}-{records.digest[:16]}", str(decay_report)
+        logger.info("performance decay: %s", decay_reason)
+    if cause is not None:
+        retrain_run = trigger_retrain(retrain, why, key, retrain_data_dir, cause)
+        logger.info("retraining triggered by %s (%s): %s", cause, retrain, retrain_run)
+    save_state(settings, state)
     drifted = tuple(c.column for c in result.columns if c.drifted)
     return DriftCheckOutcome(
-        verdict=result.verdict, model_version=champion.version, report_path=str(report), triggered=decision.trigger,
+        verdict=result.verdict, model_version=champion.version, report_path=str(report), triggered=cause is not None,
         reason=decision.reason, window_rows=result.window_rows, retrain_run=retrain_run, drifted_columns=drifted,
+        trigger_cause=cause, decay_reason=decay_reason,
     )

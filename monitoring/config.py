@@ -73,6 +73,12 @@ class DecaySettings(_Frozen):
         0.1, gt=0, lt=1, description="decayed when realised PR-AUC falls more than this share below the holdout PR-AUC"
     )
     top_k_pct: float = Field(5.0, gt=0, le=100, description="crews inspect the riskiest k % of units per snapshot day")
+    lookback_days: int = Field(
+        730, ge=1, description="judge the predictions scored in this many days before the check (prediction log)"
+    )
+    max_predictions: int = Field(
+        2_000_000, ge=1000, description="most prediction-log rows read per check (a uniform sample beyond that)"
+    )
 
 
 class SeasonalSettings(_Frozen):

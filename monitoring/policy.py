@@ -47,6 +47,7 @@ class PolicyState(BaseModel):
     last_trigger_reason: str | None = None
     triggers: int = 0
     decay_triggered_versions: tuple[str, ...] = ()
+    failure_records_digest: str | None = None  # the failure records the last decay check judged against
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -19,9 +19,10 @@ def as_utc(value: datetime | pd.Timestamp | str, name: str) -> datetime:
 
 
 def utc_series(values: pd.Series, name: str) -> pd.Series:
-    """Return a column of times as tz-aware UTC; naive values are taken to be UTC (the log's convention)."""
+    """Return a column of times as tz-aware UTC nanoseconds; naive values are taken to be UTC (the log's convention)."""
     try:
         stamps = pd.to_datetime(values)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"column {name!r} does not hold times: {exc}") from exc
-    return stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+    utc = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+    return utc.dt.as_unit("ns")  # one resolution, so columns read from Parquet (us) and pandas (ns) can be joined

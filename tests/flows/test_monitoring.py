@@ -127,7 +127,7 @@ def _check(window_end: datetime, retrain: str = "off", data_dir: Path | None = N
 
     return drift_check_flow(
         window_hours=24.0, window_end=window_end, config=demo_monitoring(DemoConfig()), retrain=retrain,  # type: ignore[arg-type]
-        retrain_data_dir=str(data_dir) if data_dir else None,
+        retrain_data_dir=str(data_dir) if data_dir else None, decay=False,
     )
 
 
@@ -175,6 +175,84 @@ def test_confirmation_needs_two_windows_then_cooldown_holds(setup: Setup) -> Non
     assert third.verdict == fourth.verdict == "drift"
     assert not third.triggered and not fourth.triggered
     assert "cool-down" in fourth.reason, fourth.reason
+
+
+def _log_history(s: Setup, start: pd.Timestamp, end: pd.Timestamp, step_days: float, invert: bool) -> datetime:
+    """Log the champion's scores of `[start, end)` of the normal fleet as one day of predictions.
+
+    With `invert`, each score is replaced by 1 - score: the ranking of a model gone bad.
+    """
+    from flows.demo_stream import readings_for_period
+    from tasks.features import compute_features
+
+    readings = readings_for_period(s.tables["normal"], start, end, step_days * 24.0)
+    features = compute_features(readings).reset_index(drop=True)
+    scores = s.model.predict_proba(features)
+    day = EPOCH + timedelta(days=next(_days))
+    n = len(readings)
+    frame = pd.DataFrame({
+        "scored_at": pd.Series([day + timedelta(hours=12)] * n, dtype="datetime64[us, UTC]"),
+        "transformer_id": readings["transformer_id"].astype(str).to_numpy(),
+        "as_of": pd.to_datetime(readings["as_of"], utc=True).dt.tz_convert(None).astype("datetime64[us]").to_numpy(),
+        "model_version": s.champion.version,
+        "failure_probability": 1.0 - scores if invert else scores,
+    })
+    for name in s.model.feature_columns:
+        frame[name] = features[name].to_numpy(dtype=float)
+    folder = s.home / "predictions" / f"date={day.date().isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / "part-history.parquet", index=False)
+    return day + timedelta(days=1)
+
+
+def test_decay_of_the_champion_triggers_a_retrain_once(setup: Setup, tmp_path: Path) -> None:
+    """Realised PR-AUC far below the holdout PR-AUC => a decay trigger; the same records are not judged twice."""
+    import shutil
+
+    from flows.demo import DemoConfig, demo_monitoring
+    from flows.monitoring import drift_check_flow
+
+    _reset_policy()
+    # Two years of fortnightly scores, all matured (the 90-day horizon ends before the data does).
+    end = setup.end - pd.Timedelta(days=100)
+    window_end = _log_history(setup, end - pd.Timedelta(days=730), end, 14.0, invert=True)
+    records = tmp_path / "records"
+    records.mkdir()
+    for table in ("failures.parquet", "telemetry.parquet"):
+        shutil.copy(setup.fleets["normal"] / table, records / table)
+
+    def check() -> Any:
+        return drift_check_flow(window_hours=24.0, window_end=window_end, config=demo_monitoring(DemoConfig()),
+                                retrain="off", failures_dir=str(records))
+
+    first = check()
+    assert first.triggered and first.trigger_cause == "decay", (first.reason, first.decay_reason)
+    assert first.decay_reason and f"performance decay of version(s) {setup.champion.version}" in first.decay_reason
+    runs = mlflow.search_runs(experiment_names=[f"{NAME}-monitoring"], filter_string="tags.kind = 'decay_check'",
+                              order_by=["start_time DESC"])
+    latest = runs.iloc[0]
+    assert latest["tags.decayed"] == "true"
+    realised = latest[f"metrics.realised_pr_auc.v{setup.champion.version}"]
+    holdout = MlflowClient().get_run(
+        MlflowClient().get_model_version(NAME, setup.champion.version).run_id).data.metrics["model.pr_auc"]
+    assert realised < 0.9 * holdout, (realised, holdout)
+
+    second = check()  # same failure records: nothing new to judge, no second trigger
+    assert second.decay_reason == "not checked: no new failure records since the last check"
+    assert not second.triggered
+
+
+def test_honest_predictions_do_not_decay(setup: Setup) -> None:
+    from flows.demo import DemoConfig, demo_monitoring
+    from flows.monitoring import drift_check_flow
+
+    _reset_policy()
+    end = setup.end - pd.Timedelta(days=100)
+    window_end = _log_history(setup, end - pd.Timedelta(days=730), end, 14.0, invert=False)
+    outcome = drift_check_flow(window_hours=24.0, window_end=window_end, config=demo_monitoring(DemoConfig()),
+                               retrain="off", failures_dir=str(setup.fleets["normal"]))
+    assert outcome.decay_reason and outcome.decay_reason.startswith("no decay"), outcome.decay_reason
+    assert not outcome.triggered
 
 
 def test_confirmed_drift_retrains_inline_through_the_gate(setup: Setup) -> None:

@@ -100,3 +100,12 @@ def test_versions_without_a_baseline_get_figures_but_no_verdict() -> None:
     assert result.version("4").status == "no_baseline" and not result.decayed
     with pytest.raises(ValueError, match="failure_probability"):
         check_decay(GOOD.drop(columns="failure_probability"), FAILURES, {}, UNTIL)
+
+
+def test_times_read_from_parquet_join_failures_of_another_resolution() -> None:
+    """The prediction log stores microseconds, failure tables often nanoseconds: the join must not care."""
+    scored = GOOD.assign(as_of=GOOD["as_of"].astype("datetime64[us, UTC]"))
+    failures = FAILURES.assign(failed_at=FAILURES["failed_at"].astype("datetime64[ns, UTC]"))
+    mixed = check_decay(scored, failures, {"3": 0.6}, UNTIL)
+    same = check_decay(GOOD, FAILURES, {"3": 0.6}, UNTIL)
+    assert mixed.version("3") == same.version("3")
