@@ -16,6 +16,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "tasks": {"flows", "serving", "monitoring", "prefect", "evidently", "fastapi", "uvicorn"},
     "serving": {"flows", "monitoring", "prefect", "evidently"},
     "monitoring": {"flows", "serving", "prefect"},
+    "replay": {"flows", "monitoring", "prefect", "evidently"},
 }
 EVIDENTLY_ONLY_IN = "monitoring"
 
