@@ -30,6 +30,10 @@ class PipelineSettings(BaseSettings):
     timezone: str = Field(default="UTC", description="timezone of the nightly cron (IANA name)")
     drift_interval_minutes: float = Field(default=60.0, gt=0, description="interval of monitor/drift-check")
     drift_window_hours: float = Field(default=24.0, gt=0, description="prediction window each drift check reads")
+    training_lease_s: float = Field(
+        default=60.0, ge=10, le=3600,
+        description="lease on the one-training-at-a-time slot, renewed while a run lives: a killed run frees it after this",
+    )
 
     @cached_property
     def root(self) -> Path:

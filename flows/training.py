@@ -100,7 +100,7 @@ def training_flow(
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
     settings = load_settings()
     configure_mlflow(settings)
-    with concurrency(TRAINING_CONCURRENCY, occupy=1, strict=False):
+    with concurrency(TRAINING_CONCURRENCY, occupy=1, strict=False, lease_duration=settings.training_lease_s):
         source = ingest(data_dir, dataset_spec, settings)
         source = features_and_labels(source, config)
         parts = split(source, config)

@@ -94,7 +94,11 @@ def ensure_registered_model(client: MlflowClient, name: str) -> None:
 def register_version(client: MlflowClient, name: str, source: str, run_id: str, tags: Mapping[str, str]) -> ModelVersion:
     """Register the run's logged model as a new version carrying the lineage tags."""
     ensure_registered_model(client, name)
-    version = retry_registry(lambda: client.create_model_version(name, source, run_id=run_id, tags=dict(tags)))
+    # A tracking server (MLflow 3.x) only accepts a models:/<model id> source together with that model id.
+    model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
+    version = retry_registry(
+        lambda: client.create_model_version(name, source, run_id=run_id, tags=dict(tags), model_id=model_id)
+    )
     return version
 
 

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from flows.commands import data, demo, model, ops, stream
+from flows.commands import accounts, data, demo, model, ops, stream
 
-COMMANDS: tuple[ModuleType, ...] = (data, model, ops, stream, demo)
+COMMANDS: tuple[ModuleType, ...] = (data, model, ops, stream, accounts, demo)

@@ -1,0 +1,156 @@
+"""docker-compose.yml itself: valid, every secret required, only the API exposed, health checks, no root, no telemetry."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from flows.cli import build_parser
+from tests.stack.compose import COMPOSE_FILE, ComposeError, interpolate, load_compose
+
+ROOT = COMPOSE_FILE.parent
+SCHEMA = Path(__file__).with_name("compose-subset.schema.json")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|AUTH_STRING|API_KEYS")
+LONG_RUNNING = ("postgres", "mlflow", "prefect", "flows", "api")
+
+
+def env_example() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+             if line and not line.startswith("#") and "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def filled_env() -> dict[str, str]:
+    """.env.example with every required blank filled in, as an operator would."""
+    return {key: value or f"secret-value-for-{key.lower()}" for key, value in env_example().items()}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_compose(filled_env())
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())  # type: ignore[no-any-return]
+
+
+def test_the_file_is_valid_compose(compose: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
+    for name, service in compose["services"].items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in compose["services"], f"{name} depends on unknown service {dependency}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith(".") or source in compose["volumes"], f"{name}: volume {source} not declared"
+            if source.startswith("."):
+                assert (ROOT / source).is_file(), f"{name}: bind-mounted {source} is missing"
+
+
+def test_every_secret_is_required_and_the_example_leaves_them_blank(raw: dict[str, Any]) -> None:
+    example = env_example()
+    for name, service in raw["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key) and "${" in str(value):
+                variables = re.findall(r"\$\{([A-Z0-9_]+)(:?[?-])?", str(value))
+                for variable, op in variables:
+                    if SECRET_NAME.search(variable):
+                        assert op == ":?", f"{name}.{key}: ${{{variable}}} must be required (:?), not defaulted"
+                        assert variable in example, f"{variable} is not in .env.example"
+                        if variable != "XFMR_API_KEYS":  # its example is a hash nobody has the key of
+                            assert example[variable] == "", f".env.example must not ship a value for {variable}"
+    with pytest.raises(ComposeError, match="POSTGRES_PASSWORD"):
+        load_compose(example)
+
+
+def test_every_variable_is_documented_in_the_env_example() -> None:
+    text = COMPOSE_FILE.read_text()
+    documented = (ROOT / ".env.example").read_text()
+    variables = set(re.findall(r"\$\{([A-Z0-9_]+)", text)) | set(re.findall(r"environment: ([A-Z0-9_]+)", text))
+    missing = sorted(v for v in variables if not re.search(rf"^#? ?{v}=", documented, flags=re.MULTILINE))
+    assert not missing, f"not in .env.example: {missing}"
+
+
+def test_interpolation_follows_compose_rules() -> None:
+    env = {"SET": "x", "EMPTY": ""}
+    assert interpolate("${SET}-${UNSET:-d}-${EMPTY:-e}-${EMPTY-f}-$${SET}", env) == "x-d-e--${SET}"
+    with pytest.raises(ComposeError, match="EMPTY is required: give it"):
+        interpolate("${EMPTY:?give it}", env)
+
+
+def test_only_the_api_listens_on_all_interfaces(compose: dict[str, Any]) -> None:
+    published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
+    assert set(published) == {"api", "mlflow", "prefect"}
+    assert published["api"] == ["8000:8000"]
+    assert published["mlflow"] == ["127.0.0.1:5000:5000"]
+    assert published["prefect"] == ["127.0.0.1:4200:4200"]
+
+
+def test_mlflow_runs_the_basic_auth_app_with_the_admin_password_from_the_environment(compose: dict[str, Any]) -> None:
+    mlflow = compose["services"]["mlflow"]
+    assert mlflow["command"][:4] == ["mlflow", "server", "--app-name", "basic-auth"]
+    assert "--serve-artifacts" in mlflow["command"]
+    ini_mount = next(v for v in mlflow["volumes"] if mlflow["environment"]["MLFLOW_AUTH_CONFIG_PATH"] in v)
+    ini = (ROOT / ini_mount.split(":")[0]).read_text()
+    assert not re.search(r"^\s*admin_password", ini, flags=re.MULTILINE), "no admin password in a committed file"
+    assert mlflow["environment"]["MLFLOW_AUTH_ADMIN_PASSWORD"] == "secret-value-for-mlflow_admin_password"
+    # The flows write with the writer account, the API reads with the read-only one.
+    env = {name: compose["services"][name]["environment"] for name in ("flows", "api")}
+    assert env["flows"]["MLFLOW_TRACKING_USERNAME"] == "xfmr-flows"
+    assert env["api"]["MLFLOW_TRACKING_USERNAME"] == "xfmr-api"
+    assert env["api"]["MLFLOW_TRACKING_PASSWORD"] != env["flows"]["MLFLOW_TRACKING_PASSWORD"]
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_long_running_services_have_health_checks_and_wait_for_healthy_dependencies(
+    compose: dict[str, Any], name: str
+) -> None:
+    service = compose["services"][name]
+    assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
+    assert service["restart"] == "unless-stopped"
+    for dependency, rule in service.get("depends_on", {}).items():
+        one_shot = compose["services"][dependency].get("restart") == "no"
+        expected = "service_completed_successfully" if one_shot else "service_healthy"
+        assert rule["condition"] == expected, f"{name} -> {dependency}"
+
+
+@pytest.mark.parametrize("name", ["mlflow", "mlflow-init", "prefect", "flows", "api", "replay"])
+def test_our_images_run_as_an_unprivileged_user(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    assert service["user"] == "10001"
+    assert "no-new-privileges:true" in service["security_opt"] and service["cap_drop"] == ["ALL"]
+    dockerfile = (ROOT / service["build"]["dockerfile"]).read_text()
+    assert re.search(r"^USER xfmr$", dockerfile, flags=re.MULTILINE)
+    assert "useradd --system --uid 10001" in dockerfile
+
+
+def test_the_api_image_has_no_prefect_and_the_flows_image_the_full_lock(compose: dict[str, Any]) -> None:
+    assert compose["services"]["api"]["build"]["dockerfile"] == "serving/Dockerfile"
+    serving_lock = (ROOT / "requirements-serving.lock").read_text()
+    assert not re.search(r"^(prefect|evidently)==", serving_lock, flags=re.MULTILINE)
+    flows = (ROOT / "docker/flows.Dockerfile").read_text()
+    assert "pip install -r requirements.lock" in flows and "pip install --no-deps ." in flows
+    assert re.search(r"^flask-wtf==", (ROOT / "requirements.lock").read_text(), flags=re.MULTILINE), \
+        "the MLflow basic-auth app needs Flask-WTF in the flows image"
+
+
+def test_prefect_telemetry_is_off(compose: dict[str, Any]) -> None:
+    for name in ("prefect", "flows"):
+        env = compose["services"][name]["environment"]
+        assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false" and env["DO_NOT_TRACK"] == "1"
+    assert "PREFECT_SERVER_ANALYTICS_ENABLED=false" in (ROOT / "docker/flows.Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("name", ["mlflow-init", "flows", "replay"])
+def test_xfmr_commands_parse(compose: dict[str, Any], name: str) -> None:
+    command = compose["services"][name]["command"]
+    assert command[0] == "xfmr"
+    build_parser().parse_args(command[1:])
