@@ -25,11 +25,13 @@ install-serving:
 	$(VENV)-serving/bin/uv pip install -q -p $(VENV)-serving/bin/python -r requirements-serving.lock
 	$(VENV)-serving/bin/uv pip install -q -p $(VENV)-serving/bin/python --no-deps .
 
+# Test modules are spread over two worker processes (most of the suite waits on services and subprocesses).
+PYTEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 demo: install
 	$(VENV)/bin/xfmr demo
