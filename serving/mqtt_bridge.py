@@ -24,6 +24,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -61,9 +62,16 @@ class BridgeOptions:
     reconnect_max_s: int = 30
     session_expiry_s: int = 3600
     drain_timeout_s: float = 30.0
+    username: str | None = None  # broker login, when the broker asks for one
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None  # TLS to the broker, verified against this CA bundle
+    heartbeat_path: Path | None = None  # touched every few seconds while connected and subscribed (health check)
+    heartbeat_s: float = 5.0
 
     def __post_init__(self) -> None:
         check_root(self.topic_root)
+        if self.password and not self.username:
+            raise ValueError("BridgeOptions.password is set but username is not (XFMR_MQTT_USERNAME)")
         if self.qos not in (0, 1, 2):
             raise ValueError(f"BridgeOptions.qos must be 0, 1 or 2, got {self.qos}")
         if self.max_batch < 1 or self.max_batches_in_flight < 1:
@@ -119,6 +127,12 @@ class MqttBridge:
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
+        if self.options.username:
+            client.username_pw_set(self.options.username, self.options.password)
+        if self.options.ca_file:
+            if not Path(self.options.ca_file).is_file():
+                raise FileNotFoundError(f"MQTT CA file {self.options.ca_file}: no such file (XFMR_MQTT_CA_FILE)")
+            client.tls_set(ca_certs=self.options.ca_file)
         return client
 
     async def run(self, stop: threading.Event, ready: threading.Event | None = None) -> BridgeStats:
@@ -128,11 +142,21 @@ class MqttBridge:
         pump = asyncio.create_task(self._pump())
         try:
             await self._subscribe_when_ready(stop, ready)
+            beat = 0.0
             while not stop.is_set():
+                if self.options.heartbeat_path is not None and time.monotonic() - beat >= self.options.heartbeat_s:
+                    beat = time.monotonic()
+                    self._heartbeat(self.options.heartbeat_path)
                 await asyncio.sleep(0.1)
         finally:
             await self._drain(pump)
         return self.stats
+
+    def _heartbeat(self, path: Path) -> None:
+        """Touch `path` while the bridge can take readings: connected, subscribed, a model loaded."""
+        if self.client.is_connected() and self._subscribed.is_set() and self.service.slots.active is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
 
     async def _subscribe_when_ready(self, stop: threading.Event, ready: threading.Event | None) -> None:
         """Subscribe once a model serves: until then readings wait at the broker, not in this process."""
@@ -301,3 +325,4 @@ def run_bridge(settings: ServingSettings, broker_host: str = "127.0.0.1", broker
         return await bridge.run(stop, ready_event)
 
     return asyncio.run(main())
+

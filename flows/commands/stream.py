@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,11 +83,9 @@ def register(sub: Any) -> None:
         "like the API), publish to <root>/results/..., write the same prediction log. Serving settings come from the "
         "environment (XFMR_API_KEYS, MLFLOW_TRACKING_URI, XFMR_MODEL_NAME, ...). Stop with Ctrl-C or SIGTERM.",
     )
-    _broker_arguments(bridge)
-    bridge.add_argument("--client-id", default="xfmr-bridge", help="MQTT client id: the broker keeps its session")
-    bridge.add_argument("--share-group", default=None, help="shared subscription group, to run several bridges")
-    bridge.add_argument("--max-batch", type=int, default=500, help="readings scored together at most (default 500)")
-    bridge.add_argument("--no-explain", action="store_true", help="skip top contributing features (much faster)")
+    from serving.bridge import add_bridge_arguments  # the same options as python -m serving.bridge
+
+    add_bridge_arguments(bridge)
     bridge.set_defaults(handler=run_bridge_command)
 
 
@@ -171,15 +168,6 @@ def run_replay_command(args: argparse.Namespace) -> int:
 
 
 def run_bridge_command(args: argparse.Namespace) -> int:
-    from serving.mqtt_bridge import BridgeOptions, run_bridge
-    from serving.settings import load_settings as load_serving_settings
+    from serving.bridge import bridge_main
 
-    settings = load_serving_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = BridgeOptions(topic_root=args.topic_root, client_id=args.client_id, share_group=args.share_group,
-                            qos=args.qos, max_batch=args.max_batch, explain=not args.no_explain)
-    stats = run_bridge(settings, args.broker_host, args.broker_port, options=options)
-    rejected = sum(stats.rejected.values())
-    print(f"bridge stopped: received {stats.received:,}, scored {stats.scored:,}, duplicates {stats.duplicates:,}, "
-          f"rejected {rejected:,}, results published {stats.published:,}")
-    return 0
+    return bridge_main(args)

@@ -122,7 +122,7 @@ def test_long_running_services_have_health_checks_and_wait_for_healthy_dependenc
         assert rule["condition"] == expected, f"{name} -> {dependency}"
 
 
-@pytest.mark.parametrize("name", ["mlflow", "mlflow-init", "prefect", "flows", "api", "replay"])
+@pytest.mark.parametrize("name", ["mlflow", "mlflow-init", "prefect", "flows", "api", "bridge", "replay"])
 def test_our_images_run_as_an_unprivileged_user(compose: dict[str, Any], name: str) -> None:
     service = compose["services"][name]
     assert service["user"] == "10001"
@@ -134,6 +134,7 @@ def test_our_images_run_as_an_unprivileged_user(compose: dict[str, Any], name: s
 
 def test_the_api_image_has_no_prefect_and_the_flows_image_the_full_lock(compose: dict[str, Any]) -> None:
     assert compose["services"]["api"]["build"]["dockerfile"] == "serving/Dockerfile"
+    assert compose["services"]["bridge"]["build"]["dockerfile"] == "serving/Dockerfile"
     serving_lock = (ROOT / "requirements-serving.lock").read_text()
     assert not re.search(r"^(prefect|evidently)==", serving_lock, flags=re.MULTILINE)
     flows = (ROOT / "docker/flows.Dockerfile").read_text()
@@ -154,3 +155,20 @@ def test_xfmr_commands_parse(compose: dict[str, Any], name: str) -> None:
     command = compose["services"][name]["command"]
     assert command[0] == "xfmr"
     build_parser().parse_args(command[1:])
+
+
+def test_the_bridge_command_parses_and_keeps_its_login_off_the_command_line(compose: dict[str, Any]) -> None:
+    import argparse
+
+    from serving.bridge import add_bridge_arguments
+
+    service = compose["services"]["bridge"]
+    command = service["command"]
+    assert command[:3] == ["python", "-m", "serving.bridge"]
+    parser = argparse.ArgumentParser()
+    add_bridge_arguments(parser)
+    args = parser.parse_args(command[3:])
+    assert args.heartbeat is not None and str(args.heartbeat) in service["healthcheck"]["test"]
+    assert not any("PASSWORD" in str(arg) for arg in command)
+    assert service["environment"]["XFMR_MQTT_PASSWORD_FILE"] == "/run/secrets/mqtt_password"
+    assert service.get("ports") is None, "the bridge listens on nothing: it connects out to the broker"

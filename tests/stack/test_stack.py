@@ -8,6 +8,7 @@ then a drift check that triggers the retraining deployment. The tests run in ord
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,6 +129,42 @@ def test_the_api_serves_the_champion_through_the_read_only_account(
     body = response.json()
     assert body["model_version"] == "1" and len(body["results"]) == len(readings)
     assert httpx.post(f"{stack.url('api')}/v1/score", json={"readings": readings}, timeout=10).status_code == 401
+
+
+def test_the_bridge_scores_readings_from_the_broker_into_the_shared_log(
+    stack: Stack, first_training: Any, fleets: Fleets
+) -> None:
+    """The `bridge` service (profile mqtt) against the local Mosquitto, standing in for the utility's broker."""
+    from replay.config import MqttReplayConfig, Pacing, StreamConfig
+    from replay.mqtt import run_mqtt_replay
+    from replay.source import FleetSource
+
+    root = f"xfmr-stack-{secrets.token_hex(4)}"  # a topic tree of its own on the shared broker
+    # Mosquitto here takes any login: the bridge must still connect with the one it is given.
+    stack.env.update({"MQTT_BROKER_HOST": "127.0.0.1", "MQTT_BROKER_PORT": "1883", "MQTT_TOPIC_ROOT": root,
+                      "MQTT_CLIENT_ID": f"{root}-bridge", "XFMR_MQTT_USERNAME": "xfmr-bridge",
+                      "XFMR_MQTT_PASSWORD": secrets.token_urlsafe(12)})
+    stack.reload()
+    stack.up("bridge")  # healthy only once connected, subscribed and serving the champion
+    assert stack.local("bridge").env["MLFLOW_TRACKING_USERNAME"] == "xfmr-api"
+    stream = StreamConfig(FleetSource(folder=fleets.normal, days=1, step="12h"), pacing=Pacing(speed=None, rate=200.0))
+    report = run_mqtt_replay(MqttReplayConfig(stream, topic_root=root, drain_timeout_s=30))
+    assert report.sent > 0 and report.unanswered == 0 and report.scored == report.sent, report.lines()
+    assert report.versions == frozenset({"1"})
+    # Written to the same prediction log as the API's, so the drift check sees MQTT traffic too.
+    deadline = time.monotonic() + 60
+    while (logged := bridge_rows(stack)) < report.scored and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert logged == report.scored
+
+
+def bridge_rows(stack: Stack) -> int:
+    """Rows the bridge wrote to the shared prediction log (its request ids start with mqtt-)."""
+    import pyarrow.parquet as pq
+
+    files = stack.volume("predictions").glob("date=*/part-*.parquet")
+    return sum(sum(1 for r in pq.read_table(f, columns=["request_id"]).column(0).to_pylist() if r.startswith("mqtt-"))
+               for f in files)
 
 
 def test_the_server_schedules_the_nightly_training(stack: Stack, first_training: Any) -> None:
