@@ -128,16 +128,18 @@ class Services:
         raise SystemExit(f"API not ready; see {self.work / 'api.log'}")
 
     def start_bridge(self, explain: bool) -> None:
-        code = ("import logging; logging.basicConfig(level=logging.INFO); "
-                "from serving.settings import load_settings; from serving.mqtt_bridge import BridgeOptions, run_bridge; "
-                f"run_bridge(load_settings(), '127.0.0.1', {self.broker_port}, options=BridgeOptions(topic_root={self.topic_root!r}, "
-                f"client_id={self.topic_root + '-bridge'!r}, explain={explain}))")
+        """`python -m serving.bridge`, as deployed; ready once its heartbeat file appears (connected, subscribed, serving)."""
+        alive = self.work / "bridge.alive"
+        alive.unlink(missing_ok=True)
+        command = ["-m", "serving.bridge", "--broker-port", str(self.broker_port), "--topic-root", self.topic_root,
+                   "--client-id", f"{self.topic_root}-bridge", "--heartbeat", str(alive),
+                   *([] if explain else ["--no-explain"])]
         path = self.work / "bridge.log"
-        self.procs["bridge"] = subprocess.Popen([sys.executable, "-c", code], stdout=path.open("wb"),
+        self.procs["bridge"] = subprocess.Popen([sys.executable, *command], stdout=path.open("wb"),
                                                 stderr=subprocess.STDOUT, cwd=self.work,
                                                 env={**self.env, "XFMR_PREDICTION_LOG_DIR": str(self.work / "bridge-log")})
         deadline = time.monotonic() + 180
-        while "MQTT bridge ready" not in path.read_text():
+        while not alive.exists():
             if time.monotonic() > deadline or self.procs["bridge"].poll() is not None:
                 raise SystemExit(f"bridge not ready; see {path}")
             time.sleep(0.3)
