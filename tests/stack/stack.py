@@ -355,17 +355,24 @@ def flow_runs_of(stack: Stack, deployment: str) -> list[Any]:
     return sorted(runs, key=lambda r: r.created)
 
 
-def logged_predictions(stack: Stack) -> int:
-    """Rows in the API's prediction log (the `predictions` volume) so far."""
+def logged_predictions(stack: Stack, request_prefix: str | None = None) -> int:
+    """Rows in the shared prediction log (the `predictions` volume) so far; with `request_prefix`, only the rows
+    whose request id starts with it (the MQTT bridge's start with `mqtt-`)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in stack.volume("predictions").glob("date=*/part-*.parquet"))
+    files = stack.volume("predictions").glob("date=*/part-*.parquet")
+    if request_prefix is None:
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    return sum(pc.sum(pc.starts_with(pq.read_table(path, columns=["request_id"])["request_id"], request_prefix)).as_py()
+               or 0 for path in files)
 
 
-def wait_for_logged_predictions(stack: Stack, rows: int, timeout_s: float = 120.0) -> None:
-    """Wait until the API has written at least `rows` predictions (it writes them off the request path)."""
+def wait_for_logged_predictions(stack: Stack, rows: int, timeout_s: float = 120.0,
+                                request_prefix: str | None = None) -> None:
+    """Wait until the log holds at least `rows` predictions (the API and the bridge write them off the request path)."""
     deadline = time.monotonic() + timeout_s
-    while (found := logged_predictions(stack)) < rows:
+    while (found := logged_predictions(stack, request_prefix)) < rows:
         if time.monotonic() > deadline:
             raise StackError(f"the prediction log has {found} rows after {timeout_s:.0f} s, expected {rows}")
         time.sleep(0.5)

@@ -152,19 +152,8 @@ def test_the_bridge_scores_readings_from_the_broker_into_the_shared_log(
     assert report.sent > 0 and report.unanswered == 0 and report.scored == report.sent, report.lines()
     assert report.versions == frozenset({"1"})
     # Written to the same prediction log as the API's, so the drift check sees MQTT traffic too.
-    deadline = time.monotonic() + 60
-    while (logged := bridge_rows(stack)) < report.scored and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert logged == report.scored
-
-
-def bridge_rows(stack: Stack) -> int:
-    """Rows the bridge wrote to the shared prediction log (its request ids start with mqtt-)."""
-    import pyarrow.parquet as pq
-
-    files = stack.volume("predictions").glob("date=*/part-*.parquet")
-    return sum(sum(1 for r in pq.read_table(f, columns=["request_id"]).column(0).to_pylist() if r.startswith("mqtt-"))
-               for f in files)
+    wait_for_logged_predictions(stack, report.scored, timeout_s=60, request_prefix="mqtt-")
+    assert logged_predictions(stack, request_prefix="mqtt-") == report.scored
 
 
 def test_the_server_schedules_the_nightly_training(stack: Stack, first_training: Any) -> None:
