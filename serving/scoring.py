@@ -172,20 +172,22 @@ def result_items(model: FailureModel, scores: Scores, readings: ReadingBatch,
     """Return the JSON-ready result of each reading (transformer, probability, band, top features)."""
     columns = model.feature_columns
     labels = model.feature_labels
-    values = scores.values
+    names = [(name, labels.get(name, name)) for name in columns]
     probability = scores.probability.tolist()
     bands = risk_bands(scores.probability, thresholds)
-    top_index, top_contribution = scores.top_index.tolist(), scores.top_contribution.tolist()
     explained = scores.explained.tolist()
+    top_index = scores.top_index.tolist()
+    top_contribution = scores.top_contribution.tolist()
+    # The feature values behind each row's top contributions, as Python floats (NaN -> None below).
+    top_value = np.take_along_axis(scores.values, scores.top_index, axis=1).tolist() if scores.top_index.size else []
     out = []
     for i, (tid, as_of) in enumerate(zip(readings.transformer_id, readings.as_of)):
         top: list[dict[str, Any]] = []
         if explained[i]:
-            for j, contribution in zip(top_index[i], top_contribution[i]):
-                v = float(values[i, j])
-                name = columns[j]
-                top.append({"feature": name, "label": labels.get(name, name),
-                            "value": None if v != v else v, "contribution": contribution})
+            for j, contribution, v in zip(top_index[i], top_contribution[i], top_value[i]):
+                name, label = names[j]
+                top.append({"feature": name, "label": label, "value": None if v != v else v,
+                            "contribution": contribution})
         out.append({"transformer_id": tid, "as_of": as_of, "failure_probability": probability[i],
                     "risk_band": bands[i], "top_features": top})
     return out

@@ -1,10 +1,11 @@
-"""Margins and exact TreeSHAP contributions of an XGBoost booster, vectorised in numpy from its JSON model.
+"""Margins and exact TreeSHAP contributions of an XGBoost booster, from tables built from its JSON model.
 
 XGBoost's own `pred_contribs` walks every path of every tree per row (O(T·L·D²)) and costs
 ~0.7 ms per reading for the champion's size; a one-row `predict` costs ~0.5 ms of fixed overhead.
 Here each leaf's path-dependent Shapley values are tabulated once per model for every pattern of
 its path's decisions (2^depth patterns), so scoring a row is: evaluate all split nodes, read each
-leaf's pattern, look its values up and add them per feature (O(T·L·D), all numpy).
+leaf's pattern, look its values up and add them per feature (O(T·L·D), in the compiled loop of
+serving.tree_kernel; a large batch is split over two threads).
 
 The values are the exact TreeSHAP values XGBoost computes (the Shapley values of the
 cover-weighted conditional expectation), in float64 where XGBoost uses float32, so they agree to
@@ -17,12 +18,16 @@ scored by XGBoost itself.
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
 import xgboost as xgb
 from numpy.typing import NDArray
+
+from serving.tree_kernel import evaluate_block
 
 
 _MAX_TABLE_BYTES = 512 * 2**20
@@ -32,10 +37,7 @@ class UnsupportedBooster(ValueError):
     """The booster uses a feature of XGBoost this module does not evaluate."""
 
 
-_CHUNK_ROWS = 32  # rows per pass: keeps the (rows, leaves, width) intermediates in cache
-# Multiplying the path's taken-edge bytes (0/1, little-endian) by these gathers bit e of each byte
-# into bit `shift + e` of the product, with no carries: the leaf's decision pattern in one multiply.
-_PACK = {4: (np.uint32, 0x01020408, 24), 8: (np.uint64, 0x0102040810204080, 56)}
+PARALLEL_ROWS = 256  # from this many rows, two threads score a half each
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,13 @@ class TreeTables:
 
     n_features: int
     width: int  # path edges per leaf, 4 or 8; shorter paths are padded with always-taken edges
-    node_feature: NDArray[np.intp]  # (nodes,) split feature of every internal node, all trees
+    node_feature: NDArray[np.int32]  # (nodes,) split feature of every internal node, all trees
     node_threshold: NDArray[np.float32]  # go left when value < threshold
-    node_default_left: NDArray[np.bool_]  # go left when the value is missing
-    edge_node: NDArray[np.intp]  # (leaves, width) node of each path edge; `nodes` = the always-true pad
-    edge_left: NDArray[np.bool_]  # (leaves, width) the edge is the left branch
-    slot_feature: NDArray[np.intp]  # (leaves, width) feature of each distinct path feature; pad = n_features
-    table: NDArray[np.float64]  # (leaves * 2^width, width) Shapley value per slot, by decision pattern
+    node_default_left: NDArray[np.uint8]  # go left when the value is missing
+    edge_node: NDArray[np.int32]  # (leaves, width) node of each path edge; `nodes` = the always-true pad
+    edge_flip: NDArray[np.uint32]  # (leaves, width) 1 when the edge is the right branch
+    slot_feature: NDArray[np.int32]  # (leaves, width) feature of each distinct path feature; pad = n_features
+    table: NDArray[np.float64]  # (leaves, width, 2^width) Shapley value per slot, by decision pattern
     leaf_value: NDArray[np.float32]  # (leaves,) in tree order
     trees: int
     base_margin: np.float32
@@ -60,53 +62,49 @@ class TreeTables:
                  explain: NDArray[np.bool_] | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return each row's margin and (explained rows, features) exact TreeSHAP contributions (no bias column)."""
         rows = len(values32)
-        explain = np.ones(rows, dtype=bool) if explain is None else explain
+        explain = np.ones(rows, dtype=bool) if explain is None else np.asarray(explain, dtype=bool)
+        columns = np.ascontiguousarray(values32.T, dtype=np.float32)
         margin = np.empty(rows)
-        contribs = np.empty((int(np.count_nonzero(explain)), self.n_features))
-        done = 0
-        for start in range(0, rows, _CHUNK_ROWS):
-            part = slice(start, min(rows, start + _CHUNK_ROWS))
-            patterns = self.patterns(values32[part])
-            margin[part] = self.margin(patterns)
-            wanted = explain[part]
-            if wanted.any():
-                chosen = patterns if wanted.all() else patterns[wanted]
-                contribs[done:done + len(chosen)] = self.contributions(chosen)
-                done += len(chosen)
+        wanted = int(np.count_nonzero(explain))
+        if wanted == rows:
+            contribs = np.empty((rows, self.n_features))
+            self._run(columns, True, margin, contribs)
+            return margin, contribs
+        self._run(columns, False, margin, np.empty((0, self.n_features)))
+        if not wanted:
+            return margin, np.empty((0, self.n_features))
+        contribs = np.empty((wanted, self.n_features))
+        self._run(np.ascontiguousarray(columns[:, explain]), True, np.empty(wanted), contribs)
         return margin, contribs
 
-    def patterns(self, values32: NDArray[np.float32]) -> NDArray[np.intp]:
-        """Return (rows, leaves) decision patterns: bit e set when the row takes edge e of the leaf's path."""
-        x = values32[:, self.node_feature]
-        left = x < self.node_threshold
-        missing = np.isnan(x)
-        if missing.any():
-            left = np.where(missing, self.node_default_left, left)
-        decisions = np.concatenate([left, np.ones((len(values32), 1), dtype=bool)], axis=1)
-        taken = np.ascontiguousarray(decisions[:, self.edge_node] == self.edge_left)  # (rows, leaves, width)
-        kind, magic, shift = _PACK[self.width]
-        packed = taken.view(kind)[..., 0]
-        return ((packed * kind(magic)) >> kind(shift)).astype(np.intp)
+    def _run(self, columns: NDArray[np.float32], explain: bool, margin: NDArray[np.float64],
+             contribs: NDArray[np.float64]) -> None:
+        rows = columns.shape[1]
+        if rows < PARALLEL_ROWS:
+            self._block(columns, 0, rows, explain, margin, contribs)
+            return
+        half = rows // 2
+        other = _helper().submit(self._block, columns, 0, half, explain, margin, contribs)
+        self._block(columns, half, rows, explain, margin, contribs)
+        other.result()
 
-    def margin(self, patterns: NDArray[np.intp]) -> NDArray[np.float64]:
-        """Return the booster margin: base plus the reached leaf of each tree, summed in float32 in tree order."""
-        rows = len(patterns)
-        _, leaf = np.nonzero(patterns == (1 << self.width) - 1)  # row-major: each row's leaves in tree order
-        reached = self.leaf_value[leaf].reshape(rows, self.trees)
-        start = np.full((rows, 1), self.base_margin, dtype=np.float32)
-        total = np.cumsum(np.concatenate([start, reached], axis=1), axis=1, dtype=np.float32)[:, -1]
-        return total.astype(np.float64)
+    def _block(self, columns: NDArray[np.float32], start: int, stop: int, explain: bool, margin: NDArray[np.float64],
+               contribs: NDArray[np.float64]) -> None:
+        evaluate_block(columns, start, stop, explain, self.node_feature, self.node_threshold, self.node_default_left,
+                       self.edge_node, self.edge_flip, self.slot_feature, self.table, self.leaf_value,
+                       self.base_margin, margin, contribs)
 
-    def contributions(self, patterns: NDArray[np.intp]) -> NDArray[np.float64]:
-        """Return (rows, features) exact TreeSHAP contributions (log-odds; the bias column left out)."""
-        rows, leaves = patterns.shape
-        base = np.arange(leaves) * (1 << self.width)
-        slots = self.slot_feature.ravel()
-        out = np.empty((rows, self.n_features))
-        for i in range(rows):  # one row at a time: a (rows, leaves, width) scatter index costs 5x more
-            picked = np.take(self.table, base + patterns[i], axis=0)
-            out[i] = np.bincount(slots, weights=picked.ravel(), minlength=self.n_features + 1)[: self.n_features]
-        return out
+
+_HELPER: list[ThreadPoolExecutor] = []
+_HELPER_LOCK = threading.Lock()
+
+
+def _helper() -> ThreadPoolExecutor:
+    """The second thread for large batches (the compiled loop releases the interpreter lock)."""
+    with _HELPER_LOCK:
+        if not _HELPER:
+            _HELPER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="xfmr-trees"))
+        return _HELPER[0]
 
 
 def build_tables(booster: xgb.Booster) -> TreeTables:
@@ -194,10 +192,11 @@ def _tabulate(trees: list[dict[str, list[float]]], n_features: int, base_margin:
     table = _shapley_table(value, edge_slot, slot_ratio, width)
     bias = float(base_margin) + float(np.sum(value * np.prod(slot_ratio, axis=1)))
     return TreeTables(
-        n_features=n_features, width=width, node_feature=np.array(node_feature, dtype=np.intp),
-        node_threshold=np.array(node_threshold, dtype=np.float32), node_default_left=np.array(node_default, dtype=bool),
-        edge_node=edge_node, edge_left=edge_left, slot_feature=slot_feature,
-        table=table.reshape(n_leaves * (1 << width), width), leaf_value=value.astype(np.float32),
+        n_features=n_features, width=width, node_feature=np.array(node_feature, dtype=np.int32),
+        node_threshold=np.array(node_threshold, dtype=np.float32),
+        node_default_left=np.array(node_default, dtype=np.uint8), edge_node=edge_node.astype(np.int32),
+        edge_flip=(~edge_left).astype(np.uint32), slot_feature=slot_feature.astype(np.int32),
+        table=np.ascontiguousarray(table.transpose(0, 2, 1)), leaf_value=value.astype(np.float32),
         trees=len(per_tree), base_margin=base_margin, bias=bias,
     )
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from serving.trees import UnsupportedBooster, build_tables, verify
+from serving.trees import PARALLEL_ROWS, UnsupportedBooster, build_tables, verify
 from tasks.features import compute_features
 from tests.serving.factory import synthetic_readings, train_tiny_model
 
@@ -15,7 +15,8 @@ from tests.serving.factory import synthetic_readings, train_tiny_model
 def test_tables_match_xgboost(rounds: int, depth: int) -> None:
     tiny = train_tiny_model(seed=3, rounds=rounds, depth=depth)
     booster = tiny.model.booster
-    values = compute_features(synthetic_readings(200, seed=5)).to_numpy(dtype=np.float32)
+    # 600 rows: more than one tile of the compiled loop, and split over two threads
+    values = compute_features(synthetic_readings(600, seed=5)).to_numpy(dtype=np.float32)
     values[::5, 3] = np.nan  # missing values take each split's default branch
     values[::7, :] = np.nan
     tables = build_tables(booster)
@@ -29,6 +30,20 @@ def test_tables_match_xgboost(rounds: int, depth: int) -> None:
     reference = booster.predict(matrix, pred_contribs=True)
     np.testing.assert_allclose(contribs, reference[explain, :-1], rtol=1e-5, atol=1e-6)
     assert tables.bias == pytest.approx(float(reference[0, -1]), rel=1e-6)
+
+
+def test_large_batches_score_as_single_rows() -> None:
+    """The two-thread split and the tiles change nothing: a batch scores as its rows one at a time."""
+    tiny = train_tiny_model(seed=3, rounds=40, depth=4)
+    tables = build_tables(tiny.model.booster)
+    values = compute_features(synthetic_readings(PARALLEL_ROWS * 2 + 3, seed=9)).to_numpy(dtype=np.float32)
+    margin, contribs = tables.evaluate(values)
+    singles = [tables.evaluate(values[i:i + 1]) for i in range(0, len(values), 37)]
+    np.testing.assert_array_equal(margin[::37], np.concatenate([m for m, _ in singles]))
+    np.testing.assert_array_equal(contribs[::37], np.concatenate([c for _, c in singles]))
+    margin_only, none = tables.evaluate(values, np.zeros(len(values), dtype=bool))
+    np.testing.assert_array_equal(margin_only, margin)
+    assert none.shape == (0, tables.n_features)
 
 
 def test_verify_names_a_margin_mismatch() -> None:
