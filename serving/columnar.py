@@ -39,10 +39,12 @@ def _record(column_kind: str, nullable: bool) -> Any:
     return kind | None if nullable else kind
 
 
+# gc=False: the records hold only numbers and text, so the cyclic collector need not track them.
 _Reading = msgspec.defstruct(
-    "_Reading", [(c.name, _record(c.kind, c.nullable)) for c in READING_FIELDS], forbid_unknown_fields=True,
+    "_Reading", [(c.name, _record(c.kind, c.nullable)) for c in READING_FIELDS], forbid_unknown_fields=True, gc=False,
 )
-_Body = msgspec.defstruct("_Body", [("readings", list[_Reading])], forbid_unknown_fields=True)  # type: ignore[valid-type]
+_Body = msgspec.defstruct("_Body", [("readings", list[_Reading])], forbid_unknown_fields=True,  # type: ignore[valid-type]
+                          gc=False)
 _DECODER = msgspec.json.Decoder(_Body)
 
 
@@ -86,8 +88,12 @@ def _timestamps(values: list[Any]) -> list[datetime] | None:
     """Parse RFC 3339 strings to naive UTC datetimes (the request model's convention); None if any is unusual."""
     if not all(_TIMESTAMP.fullmatch(v) for v in values):
         return None
+    parsed: dict[str, datetime] = {}  # a batch often repeats its snapshot times
     out = []
     for value in values:
-        stamp = datetime.fromisoformat(value)
-        out.append(stamp if stamp.tzinfo is None else stamp.astimezone(UTC).replace(tzinfo=None))
+        stamp = parsed.get(value)
+        if stamp is None:
+            stamp = datetime.fromisoformat(value)
+            stamp = parsed[value] = stamp if stamp.tzinfo is None else stamp.astimezone(UTC).replace(tzinfo=None)
+        out.append(stamp)
     return out

@@ -25,6 +25,23 @@ _DICTIONARY_COLUMNS = ["request_id", "transformer_id", "model_name", "model_vers
 _WRITER_NICE = 10
 
 
+_CHUNK_ROWS = 2048
+
+
+def _chunks(entries: list[LoggedScores]) -> list[list[LoggedScores]]:
+    """Split a flush into runs of about _CHUNK_ROWS rows: each conversion then holds the interpreter
+    lock for a millisecond or so, and the event loop and the scoring thread get it in between."""
+    out: list[list[LoggedScores]] = [[]]
+    rows = 0
+    for entry in entries:
+        if rows >= _CHUNK_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(entry)
+        rows += len(entry.transformer_id)
+    return out
+
+
 def _yield_to_scoring() -> None:
     """Lower this thread's CPU priority (Linux schedules threads individually), so that encoding a
     flush never delays the event loop or the scoring thread; it still gets every idle moment."""
@@ -68,6 +85,9 @@ class PredictionLog:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # pyarrow's first conversion of datetimes initialises for ~1 s while holding the interpreter
+        # lock: do it now, before the service is ready, not in the middle of the first flush.
+        pa.array([datetime(2000, 1, 1)], pa.timestamp("us"))
         self._thread = threading.Thread(target=self._run, name="xfmr-prediction-log", daemon=True)
         self._thread.start()
 
@@ -125,7 +145,7 @@ class PredictionLog:
             for entry in self._pending:  # an entry's rows share one scored_at, hence one day
                 by_day.setdefault(entry.scored_at.strftime("%Y-%m-%d"), []).append(entry)
             for day, entries in by_day.items():
-                self._write(day, self._table(entries))
+                self._write(day, pa.concat_tables([self._table(part) for part in _chunks(entries)]))
         except Exception:  # keep the rows and try again at the next flush; never drop what was scored
             self.metrics.log_errors.inc()
             log.exception("prediction log write failed; %d rows kept for the next attempt", self._pending_rows)

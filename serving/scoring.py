@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from serving.settings import RISK_BAND_NAMES
+from serving.tree_kernel import strongest
 from serving.trees import TreeTables
 from tasks.features import NUMERIC_FIELDS, compute_features, feature_matrix
 from tasks.model import FailureModel
@@ -128,14 +129,11 @@ def xgboost_margin(booster: xgb.Booster, values32: NDArray[np.float32]) -> NDArr
     return np.asarray(margin, dtype=np.float64)
 
 
-def _strongest(contribs: NDArray[np.float64], k: int) -> NDArray[np.intp]:
-    """Return the k largest |contribution| positions per row, strongest first (partition, then sort only k)."""
-    strength = -np.abs(contribs)
-    if k < contribs.shape[1]:
-        part = np.argpartition(strength, k - 1, axis=1)[:, :k]
-        within = np.argsort(np.take_along_axis(strength, part, axis=1), axis=1, kind="stable")
-        return np.take_along_axis(part, within, axis=1)
-    return np.argsort(strength, axis=1, kind="stable")[:, :k]
+def _strongest(contribs: NDArray[np.float64], k: int) -> NDArray[np.int64]:
+    """Return the k largest |contribution| positions per row, strongest first (ties: the lower position first)."""
+    if k == 0 or not len(contribs):
+        return np.zeros((len(contribs), k), dtype=np.int64)
+    return strongest(np.ascontiguousarray(contribs, dtype=np.float64), min(k, contribs.shape[1]))
 
 
 def _xgboost_scores(model: FailureModel, values32: NDArray[np.float32],

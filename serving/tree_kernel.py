@@ -80,3 +80,28 @@ def evaluate_block(columns: NDArray[np.float32], start: int, stop: int, explain:
             for f in range(n_features):
                 for r in range(rows):
                     contribs[first + r, f] = totals[f, r]
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def strongest(contribs: NDArray[np.float64], k: int) -> NDArray[np.int64]:  # pragma: no cover - compiled
+    """Return each row's k largest |contribution| positions, strongest first (ties: the lower position first)."""
+    rows, features = contribs.shape
+    out = np.empty((rows, k), dtype=np.int64)
+    strength = np.empty(k)
+    for i in range(rows):
+        kept = 0
+        for j in range(features):
+            a = abs(contribs[i, j])
+            if kept == k and not a > strength[k - 1]:
+                continue
+            p = kept if kept < k else k - 1  # the slot it takes, then bubble it up past weaker ones
+            while p > 0 and a > strength[p - 1]:
+                if p < k:
+                    strength[p] = strength[p - 1]
+                    out[i, p] = out[i, p - 1]
+                p -= 1
+            strength[p] = a
+            out[i, p] = j
+            if kept < k:
+                kept += 1
+    return out
