@@ -77,8 +77,9 @@ class PredictionLog:
         self.flush_interval_s, self.flush_rows, self.metrics = flush_interval_s, flush_rows, metrics
         self._queue: queue.SimpleQueue[LoggedScores | None] = queue.SimpleQueue()
         self._closing = threading.Event()
-        self._pending: list[LoggedScores] = []
-        self._pending_rows = 0
+        self._pending: list[LoggedScores] = []  # collected, not yet converted
+        self._tables: dict[str, list[pa.Table]] = {}  # converted, not yet written, by day
+        self._pending_rows = 0  # in both
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -122,7 +123,12 @@ class PredictionLog:
                 deadline = time.monotonic() + self.flush_interval_s
 
     def _collect(self) -> bool:
-        """Move every queued entry to the pending rows; return whether close() was asked for."""
+        """Move every queued entry to the pending rows and convert them to Arrow; return whether close() was asked for.
+
+        Converting a few times a second, a little at a time, spreads the writer's use of the
+        interpreter lock evenly instead of stalling a few requests at every flush, and keeps the
+        pending rows out of the garbage collector's way.
+        """
         closing = False
         while True:
             try:
@@ -135,24 +141,42 @@ class PredictionLog:
                 self._pending.append(entry)
                 self._pending_rows += len(entry.transformer_id)
         self.metrics.log_pending.set(self._pending_rows)
+        self._convert()
         return closing
 
-    def _flush(self) -> None:
+    def _convert(self) -> bool:
+        """Turn the collected entries into Arrow tables by day; on failure keep them for the next attempt."""
         if not self._pending:
-            return
+            return True
         try:
             by_day: dict[str, list[LoggedScores]] = {}
             for entry in self._pending:  # an entry's rows share one scored_at, hence one day
                 by_day.setdefault(entry.scored_at.strftime("%Y-%m-%d"), []).append(entry)
-            for day, entries in by_day.items():
-                self._write(day, pa.concat_tables([self._table(part) for part in _chunks(entries)]))
-        except Exception:  # keep the rows and try again at the next flush; never drop what was scored
+            converted = {day: [self._table(part) for part in _chunks(entries)] for day, entries in by_day.items()}
+        except Exception:
             self.metrics.log_errors.inc()
-            log.exception("prediction log write failed; %d rows kept for the next attempt", self._pending_rows)
+            log.exception("prediction log conversion failed; %d rows kept for the next attempt", self._pending_rows)
+            return False
+        for day, tables in converted.items():
+            self._tables.setdefault(day, []).extend(tables)
+        self._pending = []
+        return True
+
+    def _flush(self) -> None:
+        if not self._convert():
             return
-        self.metrics.log_rows.inc(self._pending_rows)
-        self._pending, self._pending_rows = [], 0
-        self.metrics.log_pending.set(0)
+        for day in list(self._tables):
+            table = pa.concat_tables(self._tables[day])
+            try:
+                self._write(day, table)
+            except Exception:  # keep the rows and try again at the next flush; never drop what was scored
+                self.metrics.log_errors.inc()
+                log.exception("prediction log write failed; %d rows kept for the next attempt", self._pending_rows)
+                return
+            del self._tables[day]
+            self._pending_rows -= table.num_rows
+            self.metrics.log_rows.inc(table.num_rows)
+            self.metrics.log_pending.set(self._pending_rows)
 
     def _table(self, entries: list[LoggedScores]) -> pa.Table:
         counts = np.array([len(e.transformer_id) for e in entries])
