@@ -24,14 +24,17 @@ TILE_ROWS = 128
 def evaluate_block(columns: NDArray[np.float32], start: int, stop: int, explain: bool,
                    node_feature: NDArray[np.int32], node_threshold: NDArray[np.float32],
                    node_default_left: NDArray[np.uint8], edge_node: NDArray[np.int32], edge_flip: NDArray[np.uint32],
-                   slot_feature: NDArray[np.int32], table: NDArray[np.float64], leaf_value: NDArray[np.float32],
+                   leaf_edges: NDArray[np.int32], slot_feature: NDArray[np.int32], leaf_slots: NDArray[np.int32],
+                   table: NDArray[np.float64], leaf_value: NDArray[np.float32],
                    base_margin: np.float32, margin: NDArray[np.float64],
                    contribs: NDArray[np.float64]) -> None:  # pragma: no cover - compiled
     """Fill margin[start:stop] and, when `explain`, contribs[start:stop] (rows x features).
 
     columns: (features, rows) values, NaN = missing. edge_node/edge_flip: (leaves, width) node of
     each path edge (the extra node `nodes` is always true) and 1 where the edge is the right branch.
+    leaf_edges: edges on each leaf's path (the rest, padding, are always taken).
     slot_feature: (leaves, width) feature of each distinct path feature, `features` for padding.
+    leaf_slots: distinct features on each leaf's path (padding slots have no value to add).
     table: (leaves, width, 2^width) Shapley value of each slot for each decision pattern.
     """
     n_nodes = node_feature.shape[0]
@@ -58,8 +61,8 @@ def evaluate_block(columns: NDArray[np.float32], start: int, stop: int, explain:
         if explain:
             totals[:, :] = 0.0
         for leaf in range(n_leaves):
-            pattern[:rows] = 0
-            for e in range(width):
+            pattern[:rows] = full ^ ((np.uint32(1) << np.uint32(leaf_edges[leaf])) - np.uint32(1))
+            for e in range(leaf_edges[leaf]):
                 taken = decision[edge_node[leaf, e]]
                 flip = edge_flip[leaf, e]
                 shift = np.uint32(e)
@@ -69,7 +72,7 @@ def evaluate_block(columns: NDArray[np.float32], start: int, stop: int, explain:
             for r in range(rows):
                 sums[r] += value if pattern[r] == full else zero
             if explain:
-                for s in range(width):
+                for s in range(leaf_slots[leaf]):
                     total = totals[slot_feature[leaf, s]]
                     shapley = table[leaf, s]
                     for r in range(rows):

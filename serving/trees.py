@@ -51,7 +51,9 @@ class TreeTables:
     node_default_left: NDArray[np.uint8]  # go left when the value is missing
     edge_node: NDArray[np.int32]  # (leaves, width) node of each path edge; `nodes` = the always-true pad
     edge_flip: NDArray[np.uint32]  # (leaves, width) 1 when the edge is the right branch
+    leaf_edges: NDArray[np.int32]  # (leaves,) edges on the path; the pad edges follow them
     slot_feature: NDArray[np.int32]  # (leaves, width) feature of each distinct path feature; pad = n_features
+    leaf_slots: NDArray[np.int32]  # (leaves,) distinct features on the path; the pad slots follow them
     table: NDArray[np.float64]  # (leaves, width, 2^width) Shapley value per slot, by decision pattern
     leaf_value: NDArray[np.float32]  # (leaves,) in tree order
     trees: int
@@ -91,7 +93,8 @@ class TreeTables:
     def _block(self, columns: NDArray[np.float32], start: int, stop: int, explain: bool, margin: NDArray[np.float64],
                contribs: NDArray[np.float64]) -> None:
         evaluate_block(columns, start, stop, explain, self.node_feature, self.node_threshold, self.node_default_left,
-                       self.edge_node, self.edge_flip, self.slot_feature, self.table, self.leaf_value,
+                       self.edge_node, self.edge_flip, self.leaf_edges, self.slot_feature, self.leaf_slots, self.table,
+                       self.leaf_value,
                        self.base_margin, margin, contribs)
 
 
@@ -195,7 +198,8 @@ def _tabulate(trees: list[dict[str, list[float]]], n_features: int, base_margin:
         n_features=n_features, width=width, node_feature=np.array(node_feature, dtype=np.int32),
         node_threshold=np.array(node_threshold, dtype=np.float32),
         node_default_left=np.array(node_default, dtype=np.uint8), edge_node=edge_node.astype(np.int32),
-        edge_flip=(~edge_left).astype(np.uint32), slot_feature=slot_feature.astype(np.int32),
+        edge_flip=(~edge_left).astype(np.uint32), leaf_edges=(edge_node != pad).sum(axis=1).astype(np.int32),
+        slot_feature=slot_feature.astype(np.int32), leaf_slots=(slot_feature != n_features).sum(axis=1).astype(np.int32),
         table=np.ascontiguousarray(table.transpose(0, 2, 1)), leaf_value=value.astype(np.float32),
         trees=len(per_tree), base_margin=base_margin, bias=bias,
     )
