@@ -23,8 +23,6 @@ log = logging.getLogger("serving.prediction_log")
 _COLLECT_S = 0.1
 _DICTIONARY_COLUMNS = ["request_id", "transformer_id", "model_name", "model_version", "risk_band"]
 _WRITER_NICE = 10
-
-
 _CHUNK_ROWS = 2048
 
 
