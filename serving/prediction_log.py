@@ -27,8 +27,8 @@ _CHUNK_ROWS = 2048
 
 
 def _chunks(entries: list[LoggedScores]) -> list[list[LoggedScores]]:
-    """Split a flush into runs of about _CHUNK_ROWS rows: each conversion then holds the interpreter
-    lock for a millisecond or so, and the event loop and the scoring thread get it in between."""
+    """Split collected entries into runs of about _CHUNK_ROWS rows: each conversion then holds the
+    interpreter lock for a millisecond or so, and the event loop and the scoring thread get it in between."""
     out: list[list[LoggedScores]] = [[]]
     rows = 0
     for entry in entries:
@@ -41,8 +41,8 @@ def _chunks(entries: list[LoggedScores]) -> list[list[LoggedScores]]:
 
 
 def _yield_to_scoring() -> None:
-    """Lower this thread's CPU priority (Linux schedules threads individually), so that encoding a
-    flush never delays the event loop or the scoring thread; it still gets every idle moment."""
+    """Lower this thread's CPU priority (Linux schedules threads individually), so that converting and
+    writing rows yields the CPU to the event loop and the scoring thread; it still gets every idle moment."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WRITER_NICE)
     except (AttributeError, OSError):  # not Linux, or not permitted: write at normal priority

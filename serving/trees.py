@@ -94,8 +94,7 @@ class TreeTables:
                contribs: NDArray[np.float64]) -> None:
         evaluate_block(columns, start, stop, explain, self.node_feature, self.node_threshold, self.node_default_left,
                        self.edge_node, self.edge_flip, self.leaf_edges, self.slot_feature, self.leaf_slots, self.table,
-                       self.leaf_value,
-                       self.base_margin, margin, contribs)
+                       self.leaf_value, self.base_margin, margin, contribs)
 
 
 _HELPER: list[ThreadPoolExecutor] = []
