@@ -25,7 +25,7 @@ def evaluate_block(columns: NDArray[np.float32], start: int, stop: int, explain:
                    node_feature: NDArray[np.int32], node_threshold: NDArray[np.float32],
                    node_default_left: NDArray[np.uint8], edge_node: NDArray[np.int32], edge_flip: NDArray[np.uint32],
                    leaf_edges: NDArray[np.int32], slot_feature: NDArray[np.int32], leaf_slots: NDArray[np.int32],
-                   table: NDArray[np.float64], leaf_value: NDArray[np.float32],
+                   table: NDArray[np.float32], leaf_value: NDArray[np.float32],
                    base_margin: np.float32, margin: NDArray[np.float64],
                    contribs: NDArray[np.float64]) -> None:  # pragma: no cover - compiled
     """Fill margin[start:stop] and, when `explain`, contribs[start:stop] (rows x features).
