@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from serving.scoring import ReadingBatch, Scores, result_items, score_readings
+from serving.result_json import results_json
+from serving.scoring import ReadingBatch, Scores, band_positions, feature_names, result_items, score_readings
 from serving.slots import ServedModel
 
 
@@ -35,12 +39,27 @@ class Job:
 
 @dataclass(frozen=True)
 class JobResult:
-    """The scored rows of one job, ready to serialise and to log."""
+    """The scored rows of one job, ready to serialise (`json`, or `items` as dicts) and to log."""
 
-    items: list[dict[str, Any]]
+    names: tuple[tuple[str, str], ...]  # (feature, label) in model order
+    transformer_id: list[str]
+    as_of: list[datetime]
+    band: NDArray[np.int64]  # position in RISK_BAND_NAMES
     scores: Scores
     latency_s: float
     batch_readings: int = field(default=0)
+
+    def __len__(self) -> int:
+        return len(self.transformer_id)
+
+    def json(self) -> bytes:
+        """The response's `results` array, as orjson would write `items`."""
+        return results_json(self.names, self.scores, self.transformer_id, self.as_of, self.band)
+
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        """Each row's result document: transformer, as_of, probability, band, top features."""
+        return result_items(self.names, self.scores, self.transformer_id, self.as_of, self.band)
 
 
 class InvalidReadings(ValueError):
@@ -120,11 +139,13 @@ class Batcher:
                 part = readings.take(np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in members]))
             explain = np.concatenate([np.full(len(batch[k].readings), batch[k].explain) for k in members])
             scores = score_readings(served.model, part, self.top, explain, served.tables)
-            items = result_items(served.model, scores, part, self.thresholds)
+            names = feature_names(served.model)
+            bands = band_positions(scores.probability, self.thresholds)
             start = 0
             for k in members:
                 rows = slice(start, start + len(batch[k].readings))
-                results[k] = JobResult(items=items[rows], scores=_slice(scores, rows),
+                results[k] = JobResult(names=names, transformer_id=part.transformer_id[rows], as_of=part.as_of[rows],
+                                       band=bands[rows], scores=_slice(scores, rows),
                                        latency_s=time.perf_counter() - batch[k].started, batch_readings=len(part))
                 start = rows.stop
         return [r for r in results if r is not None]

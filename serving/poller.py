@@ -6,6 +6,8 @@ import gc
 import logging
 import threading
 
+from collections.abc import Callable
+
 from serving.metrics import ServiceMetrics
 from serving.model_cache import ModelCache
 from serving.model_check import ModelRefused, load_checked
@@ -19,8 +21,9 @@ class ModelWatcher:
     """Keep `slots.active` on the version the alias names; never replace a good model with a bad one."""
 
     def __init__(self, *, registry: RegistryClient, cache: ModelCache, slots: ModelSlots, metrics: ServiceMetrics,
-                 name: str, alias: str, interval_s: float, top: int) -> None:
+                 name: str, alias: str, interval_s: float, top: int, prepare: Callable[[], None] | None = None) -> None:
         self.registry, self.cache, self.slots, self.metrics = registry, cache, slots, metrics
+        self.prepare = prepare  # runs once on the watcher's thread before the first model loads
         self.name, self.alias, self.interval_s, self.top = name, alias, interval_s, top
         self.refused: dict[str, str] = {}  # version -> why; a refused version is not retried
         self._stop = threading.Event()
@@ -37,6 +40,11 @@ class ModelWatcher:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        if self.prepare is not None:
+            try:
+                self.prepare()
+            except Exception:  # not fatal: what it prepares is then done on first use
+                log.exception("model watcher: preparing the service failed")
         while not self._stop.is_set():
             try:
                 self.check_once()

@@ -159,33 +159,39 @@ def score_readings(model: FailureModel, readings: ReadingBatch | pd.DataFrame, t
     return score_values(model, values, top, explain_rows, tables)
 
 
+def band_positions(probability: NDArray[np.float64], thresholds: Sequence[float]) -> NDArray[np.int64]:
+    """Position in RISK_BAND_NAMES of each probability's band (thresholds ascend; a value on one is in the upper band)."""
+    return np.searchsorted(np.asarray(thresholds, dtype=float), probability, side="right").astype(np.int64)
+
+
 def risk_bands(probability: NDArray[np.float64], thresholds: Sequence[float]) -> list[str]:
-    """Name the risk band of each probability (thresholds ascend; a value on a threshold is in the upper band)."""
-    positions = np.searchsorted(np.asarray(thresholds, dtype=float), probability, side="right")
-    return [RISK_BAND_NAMES[i] for i in positions]
+    """Name the risk band of each probability."""
+    return [RISK_BAND_NAMES[i] for i in band_positions(probability, thresholds)]
 
 
-def result_items(model: FailureModel, scores: Scores, readings: ReadingBatch,
-                 thresholds: Sequence[float]) -> list[dict[str, Any]]:
-    """Return the JSON-ready result of each reading (transformer, probability, band, top features)."""
-    columns = model.feature_columns
+def feature_names(model: FailureModel) -> tuple[tuple[str, str], ...]:
+    """(feature, readable label) of each model feature, in model order."""
     labels = model.feature_labels
-    names = [(name, labels.get(name, name)) for name in columns]
+    return tuple((name, labels.get(name, name)) for name in model.feature_columns)
+
+
+def result_items(names: Sequence[tuple[str, str]], scores: Scores, transformer_id: Sequence[str],
+                 as_of: Sequence[datetime], band_of_row: NDArray[np.int64]) -> list[dict[str, Any]]:
+    """Return the JSON-ready result of each reading (transformer, probability, band, top features)."""
     probability = scores.probability.tolist()
-    bands = risk_bands(scores.probability, thresholds)
     explained = scores.explained.tolist()
     top_index = scores.top_index.tolist()
     top_contribution = scores.top_contribution.tolist()
     # The feature values behind each row's top contributions, as Python floats (NaN -> None below).
-    top_value = np.take_along_axis(scores.values, scores.top_index, axis=1).tolist() if scores.top_index.size else []
+    top_value = np.take_along_axis(scores.values, scores.top_index, axis=1).tolist() if scores.top_index.size else [[]] * len(probability)
     out = []
-    for i, (tid, as_of) in enumerate(zip(readings.transformer_id, readings.as_of)):
+    for i, (tid, stamp, band) in enumerate(zip(transformer_id, as_of, band_of_row.tolist())):
         top: list[dict[str, Any]] = []
         if explained[i]:
             for j, contribution, v in zip(top_index[i], top_contribution[i], top_value[i]):
                 name, label = names[j]
                 top.append({"feature": name, "label": label, "value": None if v != v else v,
                             "contribution": contribution})
-        out.append({"transformer_id": tid, "as_of": as_of, "failure_probability": probability[i],
-                    "risk_band": bands[i], "top_features": top})
+        out.append({"transformer_id": tid, "as_of": stamp, "failure_probability": probability[i],
+                    "risk_band": RISK_BAND_NAMES[band], "top_features": top})
     return out

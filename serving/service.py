@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from serving import columnar, result_json
 from serving.auth import KeyRing
 from serving.batcher import Batcher, Job, JobResult
 from serving.dedupe import ArrivalBook
@@ -14,11 +15,17 @@ from serving.poller import ModelWatcher
 from serving.prediction_log import LoggedScores, PredictionLog
 from serving.registry_client import RegistryClient
 from serving.schemas import score_request_model
-from serving.settings import ServingSettings
+from serving.settings import RISK_BAND_NAMES, ServingSettings
 from serving.slots import ModelSlots
 from tasks.features import FEATURE_COLUMNS
 
 log = logging.getLogger("serving")
+
+
+def _compile_readers() -> None:
+    """Compile the body reader and the result writer before the first model is served (ready)."""
+    columnar.warm()
+    result_json.warm()
 
 
 class ScoringService:
@@ -34,7 +41,7 @@ class ScoringService:
         self.watcher = ModelWatcher(
             registry=self.registry, cache=ModelCache(settings.model_cache_dir), slots=self.slots, metrics=self.metrics,
             name=settings.model_name, alias=settings.model_alias, interval_s=settings.poll_interval_s,
-            top=settings.top_features,
+            top=settings.top_features, prepare=_compile_readers,
         )
         self.prediction_log = PredictionLog(
             settings.log_dir, FEATURE_COLUMNS, flush_interval_s=settings.log_flush_interval_s,
@@ -60,7 +67,7 @@ class ScoringService:
     def _record(self, job: Job, result: JobResult) -> None:
         """Count and log a scored job (runs on the scoring thread, never on the event loop)."""
         served = job.served
-        n = len(result.items)
+        n = len(result)
         self.metrics.readings.labels(model_version=served.version).inc(n)
         self.metrics.batch_rows.observe(result.batch_readings)
         self.prediction_log.append(LoggedScores(
@@ -69,9 +76,9 @@ class ScoringService:
             model_name=served.ref.name,
             model_version=served.version,
             latency_ms=result.latency_s * 1000.0,
-            transformer_id=[item["transformer_id"] for item in result.items],
-            as_of=[item["as_of"] for item in result.items],
+            transformer_id=result.transformer_id,
+            as_of=result.as_of,
             probability=result.scores.probability,
-            risk_band=[item["risk_band"] for item in result.items],
+            risk_band=[RISK_BAND_NAMES[b] for b in result.band.tolist()],
             features=result.scores.values,  # model feature order == FEATURE_COLUMNS (checked at load)
         ))
