@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 # Field kinds, as `kinds` gives them per field.
 TEXT, NUMBER, INTEGER = 0, 1, 2
 # Why a body was declined (for tests and debugging; the caller only needs OK or not).
-OK, SYNTAX, UNKNOWN_FIELD, REPEATED_FIELD, MISSING_FIELD, WRONG_TYPE, NULL, TOO_MANY, EMPTY, PLAIN = range(10)
+OK, SYNTAX, UNKNOWN_FIELD, REPEATED_FIELD, MISSING_FIELD, WRONG_TYPE, NULL, TOO_MANY, EMPTY, PLAIN, NOT_A_BOUNDARY = range(11)
 MAX_INTEGER_DIGITS = 15  # an integer field's value converts to float exactly below 2**53
 
 _SPACE, _TAB, _LF, _CR = 0x20, 0x09, 0x0A, 0x0D
@@ -131,33 +131,43 @@ def _field(body: NDArray[np.uint8], start: int, stop: int, names: NDArray[np.uin
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def scan(body: NDArray[np.uint8], names: NDArray[np.uint8], name_start: NDArray[np.int32],
          name_length: NDArray[np.int32], kinds: NDArray[np.int8], nullable: NDArray[np.bool_],
-         spans: NDArray[np.int32]) -> tuple[int, int]:  # pragma: no cover - compiled
+         spans: NDArray[np.int32], start: int = 0, split: int = -1) -> tuple[int, int]:  # pragma: no cover - compiled
     """Locate every field value of every reading; return (OK or why not, readings).
 
     spans: (max readings, fields, 2) filled with each value's [start, stop) in the body (text:
     inside the quotes), or (-1, -1) for null. More readings than spans holds is TOO_MANY.
+
+    To read a body in two parts at once: `split` (from `find_split`) makes the scan stop after
+    the reading that ends there, or answer NOT_A_BOUNDARY if no reading ends there (the bytes
+    were inside a text); `start=split` reads the readings after it to the end of the body.
     """
     fields = name_start.shape[0]
     max_rows = spans.shape[0]
     everything = (np.uint64(1) << np.uint64(fields)) - np.uint64(1)
-    i = _skip_space(body, 0)
-    if _at(body, i) != _LBRACE:
-        return SYNTAX, 0
-    i = _skip_space(body, i + 1)
-    if _at(body, i) != _QUOTE:
-        return SYNTAX, 0
-    end = _text_end(body, i + 1)
-    if end < 0 or not _same(body, i + 1, end, _READINGS, 0, _READINGS.shape[0]):
-        return UNKNOWN_FIELD, 0
-    i = _skip_space(body, end + 1)
-    if _at(body, i) != _COLON:
-        return SYNTAX, 0
-    i = _skip_space(body, i + 1)
-    if _at(body, i) != _LBRACKET:
-        return WRONG_TYPE, 0
-    i = _skip_space(body, i + 1)
-    if _at(body, i) == _RBRACKET:
-        return EMPTY, 0
+    if start > 0:
+        i = _skip_space(body, start)
+        if _at(body, i) != _COMMA:
+            return SYNTAX, 0
+        i = _skip_space(body, i + 1)
+    else:
+        i = _skip_space(body, 0)
+        if _at(body, i) != _LBRACE:
+            return SYNTAX, 0
+        i = _skip_space(body, i + 1)
+        if _at(body, i) != _QUOTE:
+            return SYNTAX, 0
+        end = _text_end(body, i + 1)
+        if end < 0 or not _same(body, i + 1, end, _READINGS, 0, _READINGS.shape[0]):
+            return UNKNOWN_FIELD, 0
+        i = _skip_space(body, end + 1)
+        if _at(body, i) != _COLON:
+            return SYNTAX, 0
+        i = _skip_space(body, i + 1)
+        if _at(body, i) != _LBRACKET:
+            return WRONG_TYPE, 0
+        i = _skip_space(body, i + 1)
+        if _at(body, i) == _RBRACKET:
+            return EMPTY, 0
     rows = 0
     while True:
         if rows == max_rows:
@@ -226,11 +236,15 @@ def scan(body: NDArray[np.uint8], names: NDArray[np.uint8], name_start: NDArray[
         if seen != everything:
             return MISSING_FIELD, rows
         rows += 1
+        if split >= 0 and i >= split:
+            return (OK if i == split else NOT_A_BOUNDARY), rows
         i = _skip_space(body, i)
         c = _at(body, i)
         if c == _COMMA:
             i = _skip_space(body, i + 1)
         elif c == _RBRACKET:
+            if split >= 0:
+                return NOT_A_BOUNDARY, rows
             break
         else:
             return SYNTAX, rows
@@ -240,6 +254,19 @@ def scan(body: NDArray[np.uint8], names: NDArray[np.uint8], name_start: NDArray[
     if _skip_space(body, i + 1) != body.shape[0]:
         return SYNTAX, rows
     return OK, rows
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def find_split(body: NDArray[np.uint8], at: int) -> int:  # pragma: no cover - compiled
+    """The first place from `at` that looks like the end of a reading followed by another (`}` `,` `{`);
+    the index after the `}`, or -1. `scan` with `split` checks that a reading really ends there."""
+    n = body.shape[0]
+    for i in range(at, n):
+        if body[i] == _RBRACE:
+            j = _skip_space(body, i + 1)
+            if _at(body, j) == _COMMA and _at(body, _skip_space(body, j + 1)) == _LBRACE:
+                return i + 1
+    return -1
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)

@@ -87,7 +87,7 @@ class TreeTables:
             self._block(columns, 0, rows, explain, margin, contribs)
             return
         half = rows // 2
-        other = _helper().submit(self._block, columns, 0, half, explain, margin, contribs)
+        other = second_thread().submit(self._block, columns, 0, half, explain, margin, contribs)
         self._block(columns, half, rows, explain, margin, contribs)
         other.result()
 
@@ -102,11 +102,11 @@ _HELPER: list[ThreadPoolExecutor] = []
 _HELPER_LOCK = threading.Lock()
 
 
-def _helper() -> ThreadPoolExecutor:
-    """The second thread for large batches (the compiled loop releases the interpreter lock)."""
+def second_thread() -> ThreadPoolExecutor:
+    """The second thread for large batches: half the tree loop, half the body reader (both release the interpreter lock)."""
     with _HELPER_LOCK:
         if not _HELPER:
-            _HELPER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="xfmr-trees"))
+            _HELPER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="xfmr-second"))
         return _HELPER[0]
 
 

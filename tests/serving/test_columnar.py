@@ -215,3 +215,44 @@ def test_a_body_the_compiled_reader_declines_is_still_read_when_valid() -> None:
     rows[9]["transformer_id"] = "Umspannwerk Süd \"T3\""  # non-ASCII and escaped quotes: msgspec reads it
     fast = _agrees(json.dumps({"readings": rows}).encode())
     assert fast is not None and fast.transformer_id[9] == rows[9]["transformer_id"]
+
+
+def test_a_large_body_is_read_in_two_parts_and_agrees() -> None:
+    from serving import columnar, json_scan
+
+    body = json.dumps({"readings": _readings()}).encode()
+    assert len(body) >= columnar.SPLIT_BYTES
+    data = np.frombuffer(body, dtype=np.uint8)
+    split = json_scan.find_split(data, len(body) // 2)
+    assert split > 0 and body[split - 1:split] == b"}"
+    spans = np.empty((MAX_BATCH, len(columnar.READING_FIELDS), 2), dtype=np.int32)
+    first = json_scan.scan(data, *columnar._NAMES, columnar._KINDS, columnar._NULLABLE_FIELDS, spans, 0, split)
+    second = json_scan.scan(data, *columnar._NAMES, columnar._KINDS, columnar._NULLABLE_FIELDS, spans, split, -1)
+    assert first[0] == second[0] == json_scan.OK and first[1] + second[1] == 200
+    fast = _agrees(body)
+    assert fast is not None and len(fast) == 200
+
+
+def test_a_split_that_falls_inside_a_text_is_noticed() -> None:
+    from serving import columnar, json_scan
+
+    # Identifiers last in each reading and looking like a reading boundary: the first candidate
+    # after the middle is inside one of them.
+    rows = [{**{k: v for k, v in r.items() if k != "transformer_id"}, "transformer_id": f"A}}, {{B{i}"}
+            for i, r in enumerate(_readings())]
+    body = json.dumps({"readings": rows}).encode()
+    data = np.frombuffer(body, dtype=np.uint8)
+    split = json_scan.find_split(data, len(body) // 2)
+    assert body[split - 2:split + 3] == b"A}, {"  # inside an identifier
+    spans = np.empty((MAX_BATCH, len(columnar.READING_FIELDS), 2), dtype=np.int32)
+    status, _ = json_scan.scan(data, *columnar._NAMES, columnar._KINDS, columnar._NULLABLE_FIELDS, spans, 0, split)
+    assert status == json_scan.NOT_A_BOUNDARY
+    fast = _agrees(body)  # read in one piece instead
+    assert fast is not None and fast.transformer_id == [r["transformer_id"] for r in rows]
+
+
+@pytest.mark.parametrize("where", [3, 190])  # a bad value in the first part, then in the second
+def test_a_bad_value_in_either_part_declines(where: int) -> None:
+    rows = _readings()
+    rows[where]["ch4"] = -5.0
+    assert _agrees(json.dumps({"readings": rows}).encode()) is None
