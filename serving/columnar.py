@@ -4,8 +4,8 @@ Validating 1000 readings field by field through pydantic costs ~15 ms, more than
 Two readers go first. The compiled one (serving.json_scan) locates every value in one pass over
 the bytes and checks the JSON grammar and types; Arrow converts all the numbers in one call.
 A large body is read in two parts on two threads. It takes the plain form clients send (ASCII
-text without escapes); for anything else msgspec
-decodes the body into typed records. Either way each field is then checked a column at a time:
+text without escapes); for anything else msgspec decodes the body into typed records. Either
+way each field is then checked a column at a time:
 nulls, physical ranges, categories, timestamps, identifiers. The readers only ever accept what
 the request model accepts, and produce the same values; anything they are not sure about makes
 them return None, and the request model validates the body and names the problem as usual.

@@ -7,6 +7,10 @@ order, as XGBoost's do), and the leaf's Shapley values for that pattern added to
 feature totals. A leaf's table (2^width patterns per path slot) stays in the first-level cache
 while the tile's rows use it.
 
+Each row loop is its own small compiled function taking the arrays it reads and writes as
+arguments: the compiler then knows they do not overlap and vectorises the loop (inlined into
+one function, the same loops ran one row at a time: 1.5x slower margins, 15% slower in all).
+
 Compiled with numba on first use (about 1.5 s, cached on disk where numba can write); it holds
 no interpreter lock, so two threads can score two halves of a large batch at once.
 """
@@ -17,7 +21,42 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-TILE_ROWS = 128
+TILE_ROWS = 256
+VECTOR_ROWS = 32  # from this many rows in a tile, the vectorised steps
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, inline="never")
+def _decide(values: NDArray[np.float32], threshold: np.float32, missing: np.uint8,
+            out: NDArray[np.uint8]) -> None:  # pragma: no cover - compiled
+    """out[r] = 1 where the row goes left at this node (value below the threshold, or missing and default left)."""
+    for r in range(values.shape[0]):
+        v = values[r]
+        out[r] = missing if v != v else np.uint8(v < threshold)
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, inline="never")
+def _mark(taken: NDArray[np.uint8], flip: np.uint32, shift: np.uint32,
+          pattern: NDArray[np.uint32]) -> None:  # pragma: no cover - compiled
+    """Set bit `shift` of each row's pattern where the row follows this path edge."""
+    for r in range(pattern.shape[0]):
+        pattern[r] |= (np.uint32(taken[r]) ^ flip) << shift
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, inline="never")
+def _reach(pattern: NDArray[np.uint32], full: np.uint32, value: np.float32,
+           sums: NDArray[np.float32]) -> None:  # pragma: no cover - compiled
+    """Add the leaf's value to the margin of the rows that reach it (every edge followed)."""
+    zero = np.float32(0.0)
+    for r in range(pattern.shape[0]):
+        sums[r] += value if pattern[r] == full else zero
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, inline="never")
+def _look_up(pattern: NDArray[np.uint32], shapley: NDArray[np.float32],
+             total: NDArray[np.float64]) -> None:  # pragma: no cover - compiled
+    """Add each row's Shapley value for its pattern to the feature's total."""
+    for r in range(pattern.shape[0]):
+        total[r] += shapley[pattern[r]]
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
@@ -41,42 +80,51 @@ def evaluate_block(columns: NDArray[np.float32], start: int, stop: int, explain:
     n_leaves, width = edge_node.shape
     n_features = contribs.shape[1]
     full = np.uint32((1 << width) - 1)
-    decision = np.empty((n_nodes + 1, TILE_ROWS), dtype=np.uint8)
+    tile = max(1, min(TILE_ROWS, stop - start))
+    decision = np.empty((n_nodes + 1, tile), dtype=np.uint8)
     decision[n_nodes, :] = 1
-    totals = np.zeros((n_features + 1, TILE_ROWS))
-    pattern = np.empty(TILE_ROWS, dtype=np.uint32)
-    sums = np.empty(TILE_ROWS, dtype=np.float32)
-    zero = np.float32(0.0)
-    for first in range(start, stop, TILE_ROWS):
-        rows = min(stop, first + TILE_ROWS) - first
-        for k in range(n_nodes):
-            values = columns[node_feature[k]]
-            threshold = node_threshold[k]
-            missing = node_default_left[k]
-            out = decision[k]
-            for r in range(rows):
-                v = values[first + r]
-                out[r] = missing if v != v else (1 if v < threshold else 0)
+    totals = np.zeros((n_features + 1, tile))
+    pattern = np.empty(tile, dtype=np.uint32)
+    sums = np.empty(tile, dtype=np.float32)
+    for first in range(start, stop, tile):
+        rows = min(stop, first + tile) - first
         sums[:] = base_margin
         if explain:
             totals[:, :] = 0.0
-        for leaf in range(n_leaves):
-            pattern[:rows] = full ^ ((np.uint32(1) << np.uint32(leaf_edges[leaf])) - np.uint32(1))
-            for e in range(leaf_edges[leaf]):
-                taken = decision[edge_node[leaf, e]]
-                flip = edge_flip[leaf, e]
-                shift = np.uint32(e)
+        if rows >= VECTOR_ROWS:
+            for k in range(n_nodes):
+                _decide(columns[node_feature[k], first:first + rows], node_threshold[k], node_default_left[k],
+                        decision[k, :rows])
+            for leaf in range(n_leaves):
+                reached = pattern[:rows]
+                reached[:] = full ^ ((np.uint32(1) << np.uint32(leaf_edges[leaf])) - np.uint32(1))
+                for e in range(leaf_edges[leaf]):
+                    _mark(decision[edge_node[leaf, e], :rows], edge_flip[leaf, e], np.uint32(e), reached)
+                _reach(reached, full, leaf_value[leaf], sums[:rows])
+                if explain:
+                    for s in range(leaf_slots[leaf]):
+                        _look_up(reached, table[leaf, s], totals[slot_feature[leaf, s], :rows])
+        else:  # a few rows: the same steps in place (a call per step would cost more than the step)
+            for k in range(n_nodes):
+                values = columns[node_feature[k]]
+                threshold, missing, out = node_threshold[k], node_default_left[k], decision[k]
                 for r in range(rows):
-                    pattern[r] |= (np.uint32(taken[r]) ^ flip) << shift
-            value = leaf_value[leaf]
-            for r in range(rows):
-                sums[r] += value if pattern[r] == full else zero
-            if explain:
-                for s in range(leaf_slots[leaf]):
-                    total = totals[slot_feature[leaf, s]]
-                    shapley = table[leaf, s]
+                    v = values[first + r]
+                    out[r] = missing if v != v else np.uint8(v < threshold)
+            for leaf in range(n_leaves):
+                pattern[:rows] = full ^ ((np.uint32(1) << np.uint32(leaf_edges[leaf])) - np.uint32(1))
+                for e in range(leaf_edges[leaf]):
+                    taken, flip, shift = decision[edge_node[leaf, e]], edge_flip[leaf, e], np.uint32(e)
                     for r in range(rows):
-                        total[r] += shapley[pattern[r]]
+                        pattern[r] |= (np.uint32(taken[r]) ^ flip) << shift
+                for r in range(rows):
+                    if pattern[r] == full:
+                        sums[r] += leaf_value[leaf]
+                if explain:
+                    for s in range(leaf_slots[leaf]):
+                        total, shapley = totals[slot_feature[leaf, s]], table[leaf, s]
+                        for r in range(rows):
+                            total[r] += shapley[pattern[r]]
         for r in range(rows):
             margin[first + r] = sums[r]
         if explain:
