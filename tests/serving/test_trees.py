@@ -60,3 +60,24 @@ def test_multiclass_booster_is_unsupported() -> None:
     booster = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2}, data, num_boost_round=2)
     with pytest.raises(UnsupportedBooster, match="binary:logistic"):
         build_tables(booster)
+
+
+@pytest.mark.parametrize("entries", [16, 256])  # paths of 4 splits (one register), and of 8
+def test_table_look_ups_agree_row_by_row_and_16_at_a_time(entries: int) -> None:
+    from serving import tree_kernel
+
+    rng = np.random.default_rng(entries)
+    table = rng.normal(size=entries).astype(np.float32)
+    for rows in (1, 15, 16, 37, 256):
+        pattern = rng.integers(0, entries, rows).astype(np.uint8)
+        start = rng.normal(size=rows)
+        one = start.copy()
+        tree_kernel._look_up_rows(pattern, table, one)
+        np.testing.assert_array_equal(one, start + table[pattern].astype(np.float64))
+        if tree_kernel.PERMUTE_16:  # AVX-512 (this project's machines): the kernel uses the 16-row version
+            sixteen = start.copy()
+            tree_kernel._look_up_permuted(pattern, table, sixteen)
+            np.testing.assert_array_equal(sixteen, one)
+            assert tree_kernel._look_up is tree_kernel._look_up_permuted
+        else:
+            assert tree_kernel._look_up is tree_kernel._look_up_rows
