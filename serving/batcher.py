@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
@@ -37,6 +38,10 @@ class Job:
     future: asyncio.Future[JobResult]
 
 
+# From this many rows the compiled writer is faster than dicts encoded by orjson (55 us fixed cost).
+WRITER_ROWS = 32
+
+
 @dataclass(frozen=True)
 class JobResult:
     """The scored rows of one job, ready to serialise (`json`, or `items` as dicts) and to log."""
@@ -53,7 +58,9 @@ class JobResult:
         return len(self.transformer_id)
 
     def json(self) -> bytes:
-        """The response's `results` array, as orjson would write `items`."""
+        """The response's `results` array, as orjson would write `items` (and does, for a few rows)."""
+        if len(self) < WRITER_ROWS:
+            return orjson.dumps(self.items, option=orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY)
         return results_json(self.names, self.scores, self.transformer_id, self.as_of, self.band)
 
     @cached_property
