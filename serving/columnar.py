@@ -31,6 +31,7 @@ from serving.trees import second_thread
 from tasks.features import NUMERIC_FIELDS, READING_FIELDS
 
 MIN_BODY_BYTES = 4_096  # below this (a few readings) the request model is as fast
+MAX_ID_LENGTH = 128  # characters, as the request model allows
 SPLIT_BYTES = 256 * 1024  # from this size (about 180 readings) the compiled reader reads two parts at once
 _COLUMNS = {c.name: c for c in READING_FIELDS}
 # RFC 3339 with seconds, optional fraction and UTC designator/offset: what both parsers read alike.
@@ -98,8 +99,16 @@ def _scan(body: bytes, max_batch: int) -> ReadingBatch | None:
     numeric = read[0].numeric if len(read) == 1 else np.concatenate([p.numeric for p in read])
     categories = {name: _CATEGORIES[name][np.concatenate([p.codes[name] for p in read])] for name in _CATEGORIES}
     ids = [t for p in read for t in p.ids.to_pylist()]
-    stamps = [t for p in read for t in p.stamps.to_pylist()]
-    return _checked(ids, stamps, categories, numeric)
+    # Timestamps: each distinct one checked and parsed once, then looked up per reading.
+    stamps = pa.chunked_array([p.stamps for p in read])
+    distinct = pc.unique(stamps)
+    parsed = _timestamps(distinct.to_pylist())
+    if parsed is None:
+        return None
+    index = pc.index_in(stamps, value_set=distinct).to_numpy()
+    as_of = [parsed[i] for i in index.tolist()]
+    years = np.array([t.year for t in parsed], dtype=np.float64)[index]
+    return _batch(ids, as_of, years, categories, numeric)
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,11 @@ def _read_part(data: NDArray[np.uint8], max_batch: int, start: int, split: int) 
              for name, words in _CATEGORY_WORDS.items()}
     if any((c < 0).any() for c in codes.values()):
         return json_scan.UNKNOWN_FIELD
-    return _Part(numeric=numeric, ids=_strings(*json_scan.gather_text(data, spans, rows, _POSITION["transformer_id"])),
+    id_bytes, id_offsets = json_scan.gather_text(data, spans, rows, _POSITION["transformer_id"])
+    lengths = np.diff(id_offsets)  # ASCII: bytes are characters
+    if lengths.min() < 1 or lengths.max() > MAX_ID_LENGTH:
+        return json_scan.WRONG_TYPE
+    return _Part(numeric=numeric, ids=_strings(id_bytes, id_offsets),
                  stamps=_strings(*json_scan.gather_text(data, spans, rows, _POSITION["as_of"])), codes=codes)
 
 
@@ -142,25 +155,24 @@ def _msgspec_columns(rows: list[Any], max_batch: int) -> ReadingBatch | None:
         if not set(values) <= set(_COLUMNS[name].categories):
             return None
         categories[name] = np.array(values, dtype=object)
-    numeric = np.array(list(map(_NUMERIC, rows)), dtype=np.float64).reshape(len(rows), len(NUMERIC_FIELDS))  # None -> NaN
-    return _checked([r.transformer_id for r in rows], [r.as_of for r in rows], categories, numeric)
-
-
-def _checked(ids: list[str], stamps: list[str], categories: dict[str, NDArray[np.object_]],
-             numeric: NDArray[np.float64]) -> ReadingBatch | None:
-    """The batch, if identifiers, timestamps and numbers (nulls, finiteness, physical ranges) are all valid."""
-    if not all(1 <= len(t) <= 128 for t in ids):
+    ids = [r.transformer_id for r in rows]
+    if not all(1 <= len(t) <= MAX_ID_LENGTH for t in ids):
         return None
-    as_of = _timestamps(stamps)
+    as_of = _timestamps([r.as_of for r in rows])
     if as_of is None:
         return None
+    numeric = np.array(list(map(_NUMERIC, rows)), dtype=np.float64).reshape(len(rows), len(NUMERIC_FIELDS))  # None -> NaN
+    return _batch(ids, as_of, np.array([t.year for t in as_of], dtype=np.float64), categories, numeric)
+
+
+def _batch(ids: list[str], as_of: list[datetime], years: NDArray[np.float64], categories: dict[str, NDArray[np.object_]],
+           numeric: NDArray[np.float64]) -> ReadingBatch | None:
+    """The batch, if the numbers are valid: nulls only where allowed, finite, within physical ranges."""
     missing = np.isnan(numeric)
     if (missing & ~_NULLABLE).any() or np.isinf(numeric).any() or (numeric < _LOW).any() or (numeric > _HIGH).any():
         return None
-    return ReadingBatch(
-        transformer_id=ids, as_of=as_of, numeric=numeric, cooling=categories["cooling"],
-        oil_preservation=categories["oil_preservation"], as_of_year=np.array([t.year for t in as_of], dtype=np.float64),
-    )
+    return ReadingBatch(transformer_id=ids, as_of=as_of, numeric=numeric, cooling=categories["cooling"],
+                        oil_preservation=categories["oil_preservation"], as_of_year=years)
 
 
 def _timestamps(values: list[str]) -> list[datetime] | None:
