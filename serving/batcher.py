@@ -8,6 +8,7 @@ request at once: batching never adds a wait.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,8 @@ from pydantic import BaseModel
 from serving.result_json import results_json
 from serving.scoring import ReadingBatch, Scores, band_positions, feature_names, result_items, score_readings
 from serving.slots import ServedModel
+
+log = logging.getLogger("serving.batcher")
 
 
 @dataclass
@@ -102,12 +105,20 @@ class Batcher:
             batch.append(job)
             rows += len(job.readings)
         self._busy = True
-        done = loop.run_in_executor(self._executor, self._run, batch)
+        done = loop.run_in_executor(self._executor, self._work, loop, batch)
         done.add_done_callback(lambda f: self._finish(loop, batch, f))
 
-    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[Job], done: asyncio.Future[list[Any]]) -> None:
-        self._busy = False
-        outcomes = done.result() if done.exception() is None else [done.exception()] * len(batch)
+    def _work(self, loop: asyncio.AbstractEventLoop, batch: list[Job]) -> list[JobResult | BaseException]:
+        """On the scoring thread: score, hand the answers to the event loop, then count and log them."""
+        outcomes = self._run(batch)
+        loop.call_soon_threadsafe(self._answer, batch, outcomes)  # the responses need not wait for the log
+        for job, outcome in zip(batch, outcomes):
+            if isinstance(outcome, JobResult):
+                self.sink(job, outcome)
+        return outcomes
+
+    @staticmethod
+    def _answer(batch: list[Job], outcomes: Sequence[JobResult | BaseException]) -> None:
         for job, outcome in zip(batch, outcomes):
             if job.future.done():
                 continue
@@ -115,20 +126,25 @@ class Batcher:
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
+
+    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[Job], done: asyncio.Future[list[Any]]) -> None:
+        self._busy = False
+        failure = done.exception()
+        if failure is not None:  # scoring failed outright (answers not given yet), or logging did (given already)
+            if all(job.future.done() for job in batch):
+                log.error("counting or logging scored rows failed", exc_info=failure)
+            self._answer(batch, [failure] * len(batch))
         if self._pending:
             self._dispatch(loop)
 
     def _run(self, batch: list[Job]) -> list[JobResult | BaseException]:
-        """Score a batch on the scoring thread; a batch the feature code refuses is retried job by job."""
+        """Score a batch; a batch the feature code refuses is retried job by job."""
         try:
-            results = self._score(batch)
+            return list(self._score(batch))
         except ValueError as exc:
             if len(batch) == 1:
                 return [InvalidReadings(str(exc))]
             return [r for job in batch for r in self._run([job])]
-        for job, result in zip(batch, results):
-            self.sink(job, result)
-        return list(results)
 
     def _score(self, batch: list[Job]) -> list[JobResult]:
         """Compute features once per model in the batch (a swap may leave two) and split the results per job."""
