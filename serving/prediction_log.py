@@ -177,27 +177,31 @@ class PredictionLog:
             self.metrics.log_pending.set(self._pending_rows)
 
     def _table(self, entries: list[LoggedScores]) -> pa.Table:
+        """The entries' rows as one table; every conversion runs in Arrow or numpy, none per row in Python."""
         counts = np.array([len(e.transformer_id) for e in entries])
-        features = np.vstack([e.features for e in entries])
+        by_feature = np.ascontiguousarray(np.vstack([e.features for e in entries]).T)  # a column per feature
 
         def per_entry(values: list[object], kind: pa.DataType) -> pa.Array:
-            """Repeat one value per entry over its rows, without a Python object per row."""
+            """Repeat one value per entry over its rows."""
             return pa.array(values, kind).take(pa.array(np.repeat(np.arange(len(entries)), counts)))
+
+        def per_row(values: list[list[object]], kind: pa.DataType) -> pa.Array:
+            return pa.concat_arrays([pa.array(v, kind) for v in values])
 
         scored_at = np.array([e.scored_at.replace(tzinfo=None) for e in entries], dtype="datetime64[us]")
         columns: dict[str, pa.Array] = {
             "request_id": per_entry([e.request_id for e in entries], pa.string()),
             "scored_at": pa.array(np.repeat(scored_at, counts)).cast(pa.timestamp("us", tz="UTC")),
-            "transformer_id": pa.array([t for e in entries for t in e.transformer_id], pa.string()),
-            "as_of": pa.array([t for e in entries for t in e.as_of], pa.timestamp("us")),
+            "transformer_id": per_row([e.transformer_id for e in entries], pa.string()),
+            "as_of": per_row([e.as_of for e in entries], pa.timestamp("us")),
             "model_name": per_entry([e.model_name for e in entries], pa.string()),
             "model_version": per_entry([e.model_version for e in entries], pa.string()),
             "failure_probability": pa.array(np.concatenate([e.probability for e in entries]), pa.float64()),
-            "risk_band": pa.array([b for e in entries for b in e.risk_band], pa.string()),
+            "risk_band": per_row([e.risk_band for e in entries], pa.string()),
             "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], counts), pa.float64()),
         }
         for j, name in enumerate(self.feature_columns):
-            columns[name] = pa.array(features[:, j], pa.float64())
+            columns[name] = pa.array(by_feature[j], pa.float64())
         return pa.table(columns)
 
     def _write(self, day: str, table: pa.Table) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import numpy as np
+
 from serving import columnar, result_json
 from serving.auth import KeyRing
 from serving.batcher import Batcher, Job, JobResult
@@ -20,6 +22,7 @@ from serving.slots import ModelSlots
 from tasks.features import FEATURE_COLUMNS
 
 log = logging.getLogger("serving")
+_BAND_NAMES = np.array(RISK_BAND_NAMES, dtype=object)
 
 
 def _compile_readers() -> None:
@@ -79,6 +82,6 @@ class ScoringService:
             transformer_id=result.transformer_id,
             as_of=result.as_of,
             probability=result.scores.probability,
-            risk_band=[RISK_BAND_NAMES[b] for b in result.band.tolist()],
+            risk_band=_BAND_NAMES[result.band].tolist(),
             features=result.scores.values,  # model feature order == FEATURE_COLUMNS (checked at load)
         ))
