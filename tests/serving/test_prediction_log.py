@@ -74,3 +74,43 @@ def test_rows_are_written_as_handed_over(tmp_path: Path) -> None:
                                         pd.Timestamp("2025-01-03"), pd.Timestamp("2025-01-01")]
     np.testing.assert_array_equal(logged[["a", "b"]].to_numpy(), [[0, 1], [2, 3], [4, 5], [0, 1]])
     assert logged["model_version"].unique().tolist() == ["3"]
+
+
+def test_appenders_write_when_the_writer_falls_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer starved of CPU (idle priority on a saturated machine) does not let rows pile up."""
+    import serving.prediction_log as module
+
+    monkeypatch.setattr(module, "_BEHIND_ROWS", 12)
+    plog = PredictionLog(tmp_path, FEATURES, flush_interval_s=3600, flush_rows=10**9, metrics=ServiceMetrics())
+    plog._help_from = 12  # no writer thread started: only appenders write
+    at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    plog.append(_entry("a", 5, at))
+    plog.append(_entry("b", 5, at))
+    assert not list(tmp_path.rglob("*.parquet"))  # 10 rows behind: left to the writer
+    plog.append(_entry("c", 5, at))  # 15: the appender writes them all
+    assert len(_logged(tmp_path)) == 15 and plog._pending_rows == 0
+
+    monkeypatch.setattr(plog, "_write", lambda day, table: (_ for _ in ()).throw(OSError("disk full")))
+    for k in range(3):
+        plog.append(_entry(f"d{k}", 5, at))  # the failed write keeps its rows; the next try waits for 12 more
+    assert plog._pending_rows == 15 and len(_logged(tmp_path)) == 15
+    monkeypatch.undo()
+    plog.close()  # no writer thread: close writes what is left itself
+    assert len(_logged(tmp_path)) == 30
+
+
+def test_the_writer_thread_runs_at_idle_priority(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    plog = PredictionLog(tmp_path, FEATURES, flush_interval_s=3600, flush_rows=10**9, metrics=ServiceMetrics())
+    plog.start()
+    try:
+        writer = next(t for t in threading.enumerate() if t.name == "xfmr-prediction-log")
+        deadline = datetime.now(UTC) + timedelta(seconds=5)
+        while os.sched_getscheduler(writer.native_id) != os.SCHED_IDLE and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.01)
+        assert os.sched_getscheduler(writer.native_id) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's own thread is untouched
+    finally:
+        plog.close()
