@@ -1,8 +1,8 @@
 """Drive `mlflow models serve` and our scoring service, serving the SAME registered version, with wrk.
 
 One run: registers versions in a temp MLflow registry (a realistically sized booster, a second
-one, and a corrupt one), starts both servers on 127.0.0.1, runs wrk at concurrency 1 and 8 with
-single readings and 1000-reading batches, then swaps the champion 3 times under load (once to the
+one, and a corrupt one), serves it with each server in turn on 127.0.0.1 (the other one stopped),
+runs wrk at concurrency 1 and 8 with single readings and 1000-reading batches, then swaps the champion 3 times under load (once to the
 corrupt version) counting failed requests. Our service runs with its default registry poll interval
 (30 s) for the measured runs and is restarted polling every 0.5 s for the swaps, so that they happen
 within seconds (its throughput and latency while polling that often are printed too). Prints a table
@@ -227,22 +227,26 @@ def main() -> int:
         # mlflow execs `uvicorn` by name: the interpreter's bin folder must be on PATH.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(ROOT), "PATH": path}
-        mlflow_proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}/1", "--env-manager", "local",
-             "-h", "127.0.0.1", "-p", str(ml_port)], env=env, cwd=work, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        ours = start_ours(work, uri, our_port, top_features=3, poll_s=SERVING_POLL_S)
-        procs = [mlflow_proc, ours]
+        procs: list[subprocess.Popen[bytes]] = []
         try:
             ml_url, our_url = f"http://127.0.0.1:{ml_port}", f"http://127.0.0.1:{our_port}"
-            wait_http(f"{ml_url}/ping", mlflow_proc)
-            wait_http(f"{our_url}/health/ready", ours)
+            # One server at a time: the other is not even idle in the background while one is measured.
             plan = [
                 ("mlflow models serve", f"{ml_url}/invocations", "mlflow", False),
                 ("xfmr serving", f"{our_url}/v1/score", "ours", True),
                 ("xfmr serving ?explain=false", f"{our_url}/v1/score?explain=false", "ours", True),
             ]
             for server, url, key, auth in plan:
+                if key == "mlflow" and not procs:
+                    procs.append(subprocess.Popen(
+                        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}/1", "--env-manager",
+                         "local", "-h", "127.0.0.1", "-p", str(ml_port)], env=env, cwd=work, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, start_new_session=True))
+                    wait_http(f"{ml_url}/ping", procs[-1])
+                elif key == "ours" and len(procs) == 1:
+                    stop(procs[0])
+                    procs.append(start_ours(work, uri, our_port, top_features=3, poll_s=SERVING_POLL_S))
+                    wait_http(f"{our_url}/health/ready", procs[-1])
                 wrk(url, files[f"{key}_single"], 8, 2, auth, work)  # warm-up
                 for kind, size in (("single", 1), ("batch", BATCH)):
                     for c in (1, 8):
@@ -252,8 +256,7 @@ def main() -> int:
                         r = wrk(url, files[f"{key}_{kind}"], c, args.duration, auth, work)
                         rows.append({"server": server, "readings_per_request": size, "concurrency": c, **r,
                                      "readings_per_s": r["rps"] * size, "loadavg_1m_before": round(load, 2)})
-            stop(mlflow_proc)
-            stop(ours)
+            stop(procs[-1])
             # The swap run polls the registry every 0.5 s so that three swaps fit in ~20 s of load.
             swap_port = free_port()
             swapping = start_ours(work, uri, swap_port, top_features=3, poll_s=SWAP_POLL_S)
