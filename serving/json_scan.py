@@ -51,6 +51,14 @@ def _skip_space(body: NDArray[np.uint8], i: int) -> int:  # pragma: no cover - c
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
+def _past(body: NDArray[np.uint8], i: int, byte: int) -> int:  # pragma: no cover - compiled
+    """Index after `byte` at i and the spaces that follow it; -1 if the byte at i is another."""
+    if _at(body, i) != byte:
+        return -1
+    return _skip_space(body, i + 1)
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
 def _text_end(body: NDArray[np.uint8], i: int) -> int:  # pragma: no cover - compiled
     """Index of the quote closing the text that starts at i; -1 at an escape, control or non-ASCII byte, or the end."""
     n = body.shape[0]
@@ -145,27 +153,22 @@ def scan(body: NDArray[np.uint8], names: NDArray[np.uint8], name_start: NDArray[
     max_rows = spans.shape[0]
     everything = (np.uint64(1) << np.uint64(fields)) - np.uint64(1)
     if start > 0:
-        i = _skip_space(body, start)
-        if _at(body, i) != _COMMA:
+        i = _past(body, _skip_space(body, start), _COMMA)
+        if i < 0:
             return SYNTAX, 0
-        i = _skip_space(body, i + 1)
-    else:
-        i = _skip_space(body, 0)
-        if _at(body, i) != _LBRACE:
-            return SYNTAX, 0
-        i = _skip_space(body, i + 1)
-        if _at(body, i) != _QUOTE:
+    else:  # {"readings": [
+        i = _past(body, _skip_space(body, 0), _LBRACE)
+        if i < 0 or _at(body, i) != _QUOTE:
             return SYNTAX, 0
         end = _text_end(body, i + 1)
         if end < 0 or not _same(body, i + 1, end, _READINGS, 0, _READINGS.shape[0]):
             return UNKNOWN_FIELD, 0
-        i = _skip_space(body, end + 1)
-        if _at(body, i) != _COLON:
+        i = _past(body, _skip_space(body, end + 1), _COLON)
+        if i < 0:
             return SYNTAX, 0
-        i = _skip_space(body, i + 1)
-        if _at(body, i) != _LBRACKET:
+        i = _past(body, i, _LBRACKET)
+        if i < 0:
             return WRONG_TYPE, 0
-        i = _skip_space(body, i + 1)
         if _at(body, i) == _RBRACKET:
             return EMPTY, 0
     rows = 0
