@@ -84,7 +84,7 @@ def test_service_scores_equal_the_training_model(with_tables: bool) -> None:
     features = compute_features(readings)
     np.testing.assert_array_equal(scores.values, features.to_numpy())
     np.testing.assert_array_equal(scores.probability, tiny.model.predict_proba(features))
-    # Same top features as XGBoost's own contributions (float64 tables vs XGBoost's float32: ~1e-7 apart;
+    # Same top features as XGBoost's own contributions (summed in float64 here, float32 in XGBoost: ~1e-7 apart;
     # compared by strength, since features with equal strength may come in either order).
     reference = tiny.model.contributions(features)
     got = np.take_along_axis(reference, scores.top_index, axis=1)
