@@ -43,6 +43,7 @@ class Job:
 
 # From this many rows the compiled writer is faster than dicts encoded by orjson (55 us fixed cost).
 WRITER_ROWS = 32
+JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY  # how result documents are encoded
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class JobResult:
     def json(self) -> bytes:
         """The response's `results` array, as orjson would write `items` (and does, for a few rows)."""
         if len(self) < WRITER_ROWS:
-            return orjson.dumps(self.items, option=orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY)
+            return orjson.dumps(self.items, option=JSON_OPTIONS)
         return results_json(self.names, self.scores, self.transformer_id, self.as_of, self.band)
 
     @cached_property

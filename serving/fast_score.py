@@ -15,7 +15,7 @@ import orjson
 from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
 
-from serving.batcher import InvalidReadings
+from serving.batcher import JSON_OPTIONS, InvalidReadings
 from serving.columnar import read_batch
 from serving.deps import check_key
 from serving.errors import error_body
@@ -25,7 +25,6 @@ from serving.service import ScoringService
 from serving.slots import ServedModel
 
 _FLAGS = {b"true": True, b"false": False, b"1": True, b"0": False}
-_JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
 
 
 async def score_body(service: ScoringService, served: ServedModel, readings: Sequence[BaseModel] | ReadingBatch,
@@ -36,7 +35,7 @@ async def score_body(service: ScoringService, served: ServedModel, readings: Seq
         if isinstance(readings, ReadingBatch):
             raise TypeError("dedupe needs the validated reading models, not columns")
         items = await service.arrivals.score(service.batcher, served, readings, request_id, arrived, explain)
-        results = orjson.dumps(items, option=_JSON_OPTIONS)
+        results = orjson.dumps(items, option=JSON_OPTIONS)
     else:
         results = (await service.batcher.score(served, readings, request_id, arrived, explain)).json()
     return b"".join((head[:-1], b',"results":', results, b"}"))
