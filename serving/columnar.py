@@ -32,6 +32,7 @@ from tasks.features import NUMERIC_FIELDS, READING_FIELDS
 
 MIN_BODY_BYTES = 4_096  # below this (a few readings) the request model is as fast
 MAX_ID_LENGTH = 128  # characters, as the request model allows
+INVALID = -1  # _scan: a value the request model would refuse (range, null, timestamp)
 SPLIT_BYTES = 256 * 1024  # from this size (about 180 readings) the compiled reader reads two parts at once
 _COLUMNS = {c.name: c for c in READING_FIELDS}
 # RFC 3339 with seconds, optional fraction and UTC designator/offset: what both parsers read alike.
@@ -65,16 +66,16 @@ def read_batch(body: bytes, max_batch: int) -> ReadingBatch | None:
         return None
     try:
         scanned = _scan(body, max_batch)
-        if scanned is not None:
-            return scanned
+        if scanned != json_scan.PLAIN:  # read, or invalid however it is read: msgspec would refuse it too
+            return scanned if isinstance(scanned, ReadingBatch) else None
         rows = _DECODER.decode(body).readings
         return _msgspec_columns(rows, max_batch)
     except (msgspec.DecodeError, KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
-def _scan(body: bytes, max_batch: int) -> ReadingBatch | None:
-    """Read the body with the compiled reader; None if it declines or a value is not certainly valid.
+def _scan(body: bytes, max_batch: int) -> ReadingBatch | int:
+    """Read the body with the compiled reader; else why not: a json_scan status, or INVALID for a value.
 
     A large body is read in two parts at once, split where a reading seems to end half-way
     through; if no reading ends there after all, it is read in one piece.
@@ -91,24 +92,26 @@ def _scan(body: bytes, max_batch: int) -> ReadingBatch | None:
             parts = [first, second]
     else:
         parts = [_read_part(data, max_batch, 0, -1)]
-    if not all(isinstance(p, _Part) for p in parts):
-        return None
+    declined = [p for p in parts if not isinstance(p, _Part)]
+    if declined:
+        return json_scan.PLAIN if json_scan.PLAIN in declined else int(declined[0])  # type: ignore[arg-type]
     read: list[_Part] = parts  # type: ignore[assignment]
     if sum(len(p.numeric) for p in read) > max_batch:
-        return None
+        return json_scan.TOO_MANY
     numeric = read[0].numeric if len(read) == 1 else np.concatenate([p.numeric for p in read])
     categories = {name: _CATEGORIES[name][np.concatenate([p.codes[name] for p in read])] for name in _CATEGORIES}
-    ids = [t for p in read for t in p.ids.to_pylist()]
+    ids = pa.chunked_array([p.ids for p in read]).to_pylist()
     # Timestamps: each distinct one checked and parsed once, then looked up per reading.
     stamps = pa.chunked_array([p.stamps for p in read])
     distinct = pc.unique(stamps)
     parsed = _timestamps(distinct.to_pylist())
     if parsed is None:
-        return None
+        return INVALID
     index = pc.index_in(stamps, value_set=distinct).to_numpy()
     as_of = [parsed[i] for i in index.tolist()]
     years = np.array([t.year for t in parsed], dtype=np.float64)[index]
-    return _batch(ids, as_of, years, categories, numeric)
+    batch = _batch(ids, as_of, years, categories, numeric)
+    return INVALID if batch is None else batch
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def warm() -> None:
     reading.update(as_of="2024-01-01T00:00:00", voltage_kv=132.0, rated_mva=60.5, install_year=1990,
                    cooling=_COLUMNS["cooling"].categories[0], oil_preservation=_COLUMNS["oil_preservation"].categories[0])
     body = msgspec.json.encode({"readings": [{**reading, "transformer_id": t} for t in names]})
-    if _scan(body, 2) is None:
+    if not isinstance(_scan(body, 2), ReadingBatch):
         raise RuntimeError("the compiled body reader declined a valid body while warming up")
 
 
