@@ -36,6 +36,7 @@ _NUMERIC = itemgetter(*NUMERIC_FIELDS)
 # From this many rows without explanations, XGBoost's own prediction is cheaper than the tables'
 # (which evaluate every leaf, not only the reached one); below it, its fixed cost per call dominates.
 XGBOOST_MARGIN_ROWS = 16
+_BAND_NAMES = np.array(RISK_BAND_NAMES, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,14 @@ def band_positions(probability: NDArray[np.float64], thresholds: Sequence[float]
     return np.searchsorted(np.asarray(thresholds, dtype=float), probability, side="right").astype(np.int64)
 
 
+def band_names(positions: NDArray[np.int64]) -> list[str]:
+    """The names of band positions."""
+    return _BAND_NAMES[positions].tolist()  # type: ignore[no-any-return]
+
+
 def risk_bands(probability: NDArray[np.float64], thresholds: Sequence[float]) -> list[str]:
     """Name the risk band of each probability."""
-    return [RISK_BAND_NAMES[i] for i in band_positions(probability, thresholds)]
+    return band_names(band_positions(probability, thresholds))
 
 
 def feature_names(model: FailureModel) -> tuple[tuple[str, str], ...]:

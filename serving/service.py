@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-import numpy as np
-
 from serving import columnar, result_json
 from serving.auth import KeyRing
 from serving.batcher import Batcher, Job, JobResult
@@ -17,12 +15,12 @@ from serving.poller import ModelWatcher
 from serving.prediction_log import LoggedScores, PredictionLog
 from serving.registry_client import RegistryClient
 from serving.schemas import score_request_model
-from serving.settings import RISK_BAND_NAMES, ServingSettings
+from serving.scoring import band_names
+from serving.settings import ServingSettings
 from serving.slots import ModelSlots
 from tasks.features import FEATURE_COLUMNS
 
 log = logging.getLogger("serving")
-_BAND_NAMES = np.array(RISK_BAND_NAMES, dtype=object)
 
 
 def _compile_readers() -> None:
@@ -82,6 +80,6 @@ class ScoringService:
             transformer_id=result.transformer_id,
             as_of=result.as_of,
             probability=result.scores.probability,
-            risk_band=_BAND_NAMES[result.band].tolist(),
+            risk_band=band_names(result.band),
             features=result.scores.values,  # model feature order == FEATURE_COLUMNS (checked at load)
         ))
