@@ -21,7 +21,7 @@ from pathlib import Path
 def one(assets: int, years: float) -> dict[str, float]:
     from tasks.config import LabelSettings
     from tasks.dataset import build_modeling_table
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from fleetsim import GeneratorConfig, generate_fleet
     from tasks.ingest import ingest_folder
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -90,7 +90,7 @@ def register_model(work: Path, uri: str, trees: int, depth: int) -> None:
 def fleet_readings(work: Path, assets: int) -> pd.DataFrame:
     """Point-in-time readings of a generated fleet: every unit hourly over its last 60 days."""
     from replay.source import FleetSource
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from fleetsim import GeneratorConfig, generate_fleet
 
     generate_fleet(GeneratorConfig(assets=assets, years=1.0, seed=5), work / "fleet")
     source = FleetSource(folder=work / "fleet", days=60, step="1h", chunk_rows=200_000)

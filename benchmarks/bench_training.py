@@ -47,7 +47,7 @@ def plain(fleet: Path, home: Path) -> tuple[float, dict[str, dict[str, float]]]:
     evaluation = evaluate(parts.holdout, scores["model"], {k: v for k, v in scores.items() if k != "model"},
                           config.evaluation.top_k_pct)
     logged = log_training_run(
-        table=data.table, split=parts, fit=fit, evaluation=evaluation, scores=scores, config=config,
+        table=data.table, split=parts, fit=fit, evaluation=evaluation, config=config,
         data_digest=data.digest, data_source=str(fleet), experiment=settings.model_name, flow_run_id=None,
         trigger="manual", artifact_location=settings.artifact_location,
     )
@@ -86,8 +86,8 @@ def main() -> None:
         "PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
     })
-    from flows.processes import ServiceProcess, free_port
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from launcher import ServiceProcess, free_port
+    from fleetsim import GeneratorConfig, generate_fleet
 
     fleet = work / "fleet"
     summary = generate_fleet(

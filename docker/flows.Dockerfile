@@ -30,6 +30,10 @@ COPY flows ./flows
 COPY monitoring ./monitoring
 COPY serving ./serving
 COPY replay ./replay
+COPY fleetsim ./fleetsim
+COPY cli ./cli
+COPY demo ./demo
+COPY launcher ./launcher
 RUN pip install --no-deps . && xfmr --help > /dev/null
 
 # One unprivileged user owns the state folders the services write: the pipeline's home,

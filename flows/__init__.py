@@ -1,1 +1,1 @@
-"""Prefect flows, deployments and the xfmr command line: the composition root."""
+"""Prefect flows (training, gate, monitoring), their deployments and the pipeline settings."""

@@ -45,19 +45,28 @@ class GateOutcome:
     baselines: dict[str, dict[str, float]]
 
 
-def _champion_metrics(client: MlflowClient, name: str, split: Split, top_k_pct: float, exclude: str) -> tuple[str | None, dict[str, float] | None, str | None]:
-    """Score the current champion on the challenger's holdout; None when there is no champion."""
+@dataclass(frozen=True)
+class ChampionScore:
+    """The current champion re-scored on the challenger's holdout (metrics None when it could not be)."""
+
+    version: str | None = None  # None: there is no champion
+    metrics: dict[str, float] | None = None
+    note: str | None = None  # why it could not be re-scored
+
+
+def _champion_metrics(client: MlflowClient, name: str, split: Split, top_k_pct: float, exclude: str) -> ChampionScore:
+    """Score the current champion on the challenger's holdout."""
     champion = alias_version(client, name, CHAMPION)
     if champion is None or str(champion.version) == exclude:
-        return None, None, None
+        return ChampionScore()
     version = str(champion.version)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             model = load_version(client, name, version, Path(tmp))
             prob = model.predict_proba(split.holdout)
         except (ValueError, OSError) as exc:
-            return version, None, f"champion v{version} could not be re-scored: {exc}"
-    return version, score_metrics(split.holdout, prob, top_k_pct, probabilistic=True), None
+            return ChampionScore(version, None, f"champion v{version} could not be re-scored: {exc}")
+    return ChampionScore(version, score_metrics(split.holdout, prob, top_k_pct, probabilistic=True))
 
 
 def register_and_gate(
@@ -87,11 +96,10 @@ def register_and_gate(
     with registry_lock(settings.root / "locks" / "registry.lock"):
         version = str(register_version(client, name, logged.model_uri, logged.run_id, tags).version)
         try:
-            champion_version, champion_metrics, note = _champion_metrics(
-                client, name, split, top_k_pct, exclude=version
-            )
+            champion = _champion_metrics(client, name, split, top_k_pct, exclude=version)
+            champion_version, note = champion.version, champion.note
             baselines = {k: v for k, v in evaluation.metrics.items() if k != "model"}
-            decision = decide(evaluation.model, champion_metrics, baselines, gate_settings)
+            decision = decide(evaluation.model, champion.metrics, baselines, gate_settings)
             retry_registry(lambda: client.set_registered_model_alias(name, CHALLENGER, version))
             before = champion_version
             if decision.promote:

@@ -14,7 +14,7 @@ DEFAULT_FLEET = {"assets": 300, "years": 4.0, "seed": 7, "failure_rate": 0.06}
 
 def ensure_default_fleet(settings: PipelineSettings) -> Path:
     """Generate the default training fleet under XFMR_HOME unless it is already there."""
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from fleetsim import GeneratorConfig, generate_fleet
 
     folder = settings.fleet_dir
     if not (folder / "assets.parquet").is_file():

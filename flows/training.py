@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
@@ -60,18 +58,16 @@ def fit(parts: Split, source: TrainingData, config: TrainingConfig) -> FitResult
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
-def evaluate_holdout(parts: Split, fitted: FitResult, source: TrainingData, config: TrainingConfig) -> tuple[Evaluation, dict[str, np.ndarray]]:
-    scores = {"model": fitted.model.predict_proba(parts.holdout), **source.baseline_scores(parts.holdout)}
-    baselines = {k: v for k, v in scores.items() if k != "model"}
-    return evaluate(parts.holdout, scores["model"], baselines, config.evaluation.top_k_pct), scores
+def evaluate_holdout(parts: Split, fitted: FitResult, source: TrainingData, config: TrainingConfig) -> Evaluation:
+    model = fitted.model.predict_proba(parts.holdout)
+    return evaluate(parts.holdout, model, source.baseline_scores(parts.holdout), config.evaluation.top_k_pct)
 
 
 @task(name="log-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def log_run(source: TrainingData, parts: Split, fitted: FitResult, result: tuple[Evaluation, dict[str, np.ndarray]],
+def log_run(source: TrainingData, parts: Split, fitted: FitResult, evaluation: Evaluation,
             config: TrainingConfig, trigger: str, settings: PipelineSettings) -> LoggedRun:
-    evaluation, scores = result
     return log_training_run(
-        table=source.table, split=parts, fit=fitted, evaluation=evaluation, scores=scores, config=config,
+        table=source.table, split=parts, fit=fitted, evaluation=evaluation, config=config,
         data_digest=source.digest, data_source=source.description, experiment=settings.model_name,
         flow_run_id=str(flow_run.get_id() or "") or None, trigger=trigger, extra_artifacts=source.report,
         artifact_location=settings.artifact_location,
@@ -79,10 +75,10 @@ def log_run(source: TrainingData, parts: Split, fitted: FitResult, result: tuple
 
 
 @task(name="register-and-gate", retries=3, retry_delay_seconds=3, cache_policy=NO_CACHE)
-def gate(logged: LoggedRun, parts: Split, fitted: FitResult, result: tuple[Evaluation, dict[str, np.ndarray]],
+def gate(logged: LoggedRun, parts: Split, fitted: FitResult, evaluation: Evaluation,
          config: TrainingConfig, trigger: str, trigger_detail: str | None, settings: PipelineSettings) -> GateOutcome:
     return register_and_gate(
-        logged=logged, split=parts, fit=fitted, evaluation=result[0], gate_settings=config.gate,
+        logged=logged, split=parts, fit=fitted, evaluation=evaluation, gate_settings=config.gate,
         top_k_pct=config.evaluation.top_k_pct, trigger=trigger, trigger_detail=trigger_detail, settings=settings,
     )
 
@@ -105,12 +101,8 @@ def training_flow(
         source = features_and_labels(source, config)
         parts = split(source, config)
         fitted = fit(parts, source, config)
-        result = evaluate_holdout(parts, fitted, source, config)
-        logged = log_run(source, parts, fitted, result, config, trigger, settings)
-        outcome = gate(logged, parts, fitted, result, config, trigger, trigger_detail, settings)
+        evaluation = evaluate_holdout(parts, fitted, source, config)
+        logged = log_run(source, parts, fitted, evaluation, config, trigger, settings)
+        outcome = gate(logged, parts, fitted, evaluation, config, trigger, trigger_detail, settings)
     get_run_logger().info("version %s: %s", outcome.version, outcome.decision.reason)
     return outcome
-
-
-def default_data_dir(settings: PipelineSettings) -> Path:
-    return settings.fleet_dir

@@ -1,4 +1,4 @@
-"""The FastAPI application (`create_app`) and its uvicorn entry point (`run`)."""
+"""The FastAPI application (`create_app`) and its uvicorn runner (`run`)."""
 
 from __future__ import annotations
 
@@ -109,3 +109,4 @@ def run(host: str = "127.0.0.1", port: int = 8000) -> None:
         create_app(settings), host=host, port=port, loop="uvloop", http="httptools", access_log=False,
         log_level=settings.log_level, timeout_graceful_shutdown=30, server_header=False,
     )
+

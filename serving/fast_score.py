@@ -14,12 +14,13 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.batcher import JSON_OPTIONS, InvalidReadings
 from serving.columnar import read_batch
 from serving.deps import check_key
 from serving.errors import error_body
-from serving.limits import ASGIApp, Receive, Scope, Send, replay
+from serving.limits import replay
 from serving.scoring import ReadingBatch
 from serving.service import ScoringService
 from serving.slots import ServedModel

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from serving.registry_client import VersionRef
 from tasks.model import BOOSTER_FILE, META_FILE, file_sha256, native_model_dir
 
 MANIFEST = "xfmr-served.json"
+
+
+@dataclass(frozen=True)
+class CachedVersion:
+    """A version found in the cache with its files intact."""
+
+    ref: VersionRef
+    folder: Path
 
 
 class ModelCache:
@@ -32,7 +40,7 @@ class ModelCache:
         _write_atomic(model_dir / MANIFEST, manifest)
         _write_atomic(self.root / ref.name / f"@{ref.alias}.json", {"version": ref.version})
 
-    def last_served(self, name: str, alias: str) -> tuple[VersionRef, Path] | None:
+    def last_served(self, name: str, alias: str) -> CachedVersion | None:
         """Return the last version served under the alias if its files still match their recorded hashes."""
         pointer = self.root / name / f"@{alias}.json"
         if not pointer.is_file():
@@ -47,7 +55,7 @@ class ModelCache:
         for file, digest in manifest["hashes"].items():
             if not (native / file).is_file() or file_sha256(native / file) != digest:
                 raise ValueError(f"cached version {version}: {file} no longer matches its recorded SHA-256")
-        return VersionRef(**manifest["ref"]), model_dir
+        return CachedVersion(VersionRef(**manifest["ref"]), model_dir)
 
 
 def _write_atomic(path: Path, payload: object) -> None:

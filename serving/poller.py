@@ -104,8 +104,7 @@ class ModelWatcher:
             if cached is None:
                 log.warning("no cached version of %s@%s: not ready until the registry answers", self.name, self.alias)
                 return "not-ready"
-            ref, folder = cached
-            candidate = load_checked(ref, folder, "cache", self.top)
+            candidate = load_checked(cached.ref, cached.folder, "cache", self.top)
         except (ModelRefused, ValueError) as exc:
             log.error("cached version unusable: %s; not ready until the registry answers", exc)
             return "not-ready"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,11 +14,13 @@ PRIMARY_METRIC = "pr_auc"
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Holdout metrics per scorer (model, rule baselines, true hazard) and the model's ratios to them."""
+    """Holdout metrics per scorer (model, rule baselines, true hazard), the model's ratios to them, and the
+    holdout scores they were computed from (for the plots)."""
 
     metrics: dict[str, dict[str, float]]
     ratios: dict[str, float]
     top_k_pct: float
+    scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> dict[str, float]:
@@ -100,4 +102,5 @@ def evaluate(
     for name in baselines:
         base = metrics[name].get(PRIMARY_METRIC, float("nan"))
         ratios[f"pr_auc_vs_{name}"] = float(metrics["model"][PRIMARY_METRIC] / base) if base > 0 else float("nan")
-    return Evaluation(metrics=metrics, ratios=ratios, top_k_pct=top_k_pct)
+    scores = {"model": np.asarray(model_probability), **{k: np.asarray(v) for k, v in baselines.items()}}
+    return Evaluation(metrics=metrics, ratios=ratios, top_k_pct=top_k_pct, scores=scores)

@@ -112,7 +112,6 @@ def log_training_run(
     split: Split,
     fit: FitResult,
     evaluation: Evaluation,
-    scores: Mapping[str, np.ndarray],
     config: TrainingConfig,
     data_digest: str,
     data_source: str,
@@ -160,7 +159,7 @@ def log_training_run(
                 targets="label", digest=data_digest[:32],
             )
         mlflow.log_input(dataset, context="training")
-        for path in _figures(split, fit, scores, work / "plots"):
+        for path in _figures(split, fit, evaluation.scores, work / "plots"):
             mlflow.log_artifact(str(path), artifact_path="plots")
         card = ModelCard(
             model_name=experiment,

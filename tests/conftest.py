@@ -22,7 +22,7 @@ def make_fleet(tmp_path_factory: pytest.TempPathFactory) -> FleetFactory:
     Fleets are cached by their arguments for the session; treat the folder as read-only
     (copy it first when a test must change files).
     """
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from fleetsim import GeneratorConfig, generate_fleet
 
     cache: dict[tuple[object, ...], Path] = {}
 

@@ -10,8 +10,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 
 def test_reduced_demo_runs_the_whole_loop(tmp_path: Path) -> None:
-    from flows.demo import DemoConfig, run_demo
-    from flows.demo_stream import http_stream
+    from demo.loop import DemoConfig, run_demo
+    from demo.stream import http_stream
     from tests.flows.conftest import isolated_home
 
     import os

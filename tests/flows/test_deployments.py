@@ -25,7 +25,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start a Prefect server in its own PREFECT_HOME and point this process's Prefect client at it."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.processes import ServiceProcess, free_port
+    from launcher import ServiceProcess, free_port
 
     root = tmp_path_factory.mktemp("prefect-server")
     port = free_port()

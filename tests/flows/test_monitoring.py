@@ -90,7 +90,7 @@ def _reset_policy() -> None:
 
 def _log_window(s: Setup, fleet: str, periods_back: int = 0, units: int | None = None) -> datetime:
     """Score one period of `fleet` with the champion and log it as one day of predictions; return the day's end."""
-    from flows.demo_stream import readings_for_period
+    from demo.stream import readings_for_period
     from tasks.features import compute_features
 
     end = s.end - periods_back * PERIOD
@@ -122,7 +122,7 @@ def _log_window(s: Setup, fleet: str, periods_back: int = 0, units: int | None =
 
 
 def _check(window_end: datetime, retrain: str = "off", data_dir: Path | None = None) -> Any:
-    from flows.demo import DemoConfig, demo_monitoring
+    from demo.loop import DemoConfig, demo_monitoring
     from flows.monitoring import drift_check_flow
 
     return drift_check_flow(
@@ -182,7 +182,7 @@ def _log_history(s: Setup, start: pd.Timestamp, end: pd.Timestamp, step_days: fl
 
     With `invert`, each score is replaced by 1 - score: the ranking of a model gone bad.
     """
-    from flows.demo_stream import readings_for_period
+    from demo.stream import readings_for_period
     from tasks.features import compute_features
 
     readings = readings_for_period(s.tables["normal"], start, end, step_days * 24.0)
@@ -209,7 +209,7 @@ def test_decay_of_the_champion_triggers_a_retrain_once(setup: Setup, tmp_path: P
     """Realised PR-AUC far below the holdout PR-AUC => a decay trigger; the same records are not judged twice."""
     import shutil
 
-    from flows.demo import DemoConfig, demo_monitoring
+    from demo.loop import DemoConfig, demo_monitoring
     from flows.monitoring import drift_check_flow
 
     _reset_policy()
@@ -243,7 +243,7 @@ def test_decay_of_the_champion_triggers_a_retrain_once(setup: Setup, tmp_path: P
 
 
 def test_honest_predictions_do_not_decay(setup: Setup) -> None:
-    from flows.demo import DemoConfig, demo_monitoring
+    from demo.loop import DemoConfig, demo_monitoring
     from flows.monitoring import drift_check_flow
 
     _reset_policy()

@@ -116,7 +116,7 @@ def test_worse_challenger_is_rejected_and_champion_unchanged(registry: Registry,
     evaluation = evaluate(parts.holdout, scores["model"], {k: v for k, v in scores.items() if k != "model"}, 5.0)
     settings = load_settings()
     logged = log_training_run(
-        table=data.table, split=parts, fit=fit, evaluation=evaluation, scores=scores, config=SMALL_CONFIG,
+        table=data.table, split=parts, fit=fit, evaluation=evaluation, config=SMALL_CONFIG,
         data_digest=data.digest, data_source="test", experiment=settings.model_name, flow_run_id=None,
         trigger="manual", artifact_location=settings.artifact_location,
     )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.commands import stream as stream_command
+from cli import replay as stream_command
+from cli.main import build_parser
 from replay.config import Pacing
 from replay.source import FleetSource, ReadingsFile
 from replay.tally import Tally, reject_reason
@@ -38,9 +39,7 @@ def test_alarms_follow_band_changes_in_data_time_and_ignore_late_readings(tmp_pa
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="xfmr")
-    stream_command.register(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def test_replay_arguments_build_the_stream(fleet: Path, tmp_path: Path) -> None:

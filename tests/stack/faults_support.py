@@ -123,7 +123,7 @@ def sample_readings(fleet: Path, count: int = 20) -> list[dict[str, Any]]:
     """The fleet's last day of readings, as a client sends them."""
     import pandas as pd
 
-    from flows.demo_stream import readings_for_period
+    from demo.stream import readings_for_period
     from replay.encode import records
     from tasks.ingest import ingest_folder
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flows.processes import ServiceProcess, free_port
+from launcher import ServiceProcess, free_port
 from tests.stack.compose import COMPOSE_FILE, LocalService, Rewriter, load_compose
 
 PG_HOST, PG_PORT, PG_SUPERUSER = "127.0.0.1", 5432, "postgres"

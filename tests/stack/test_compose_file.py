@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from flows.cli import build_parser
+from cli.main import build_parser
 from tests.stack.compose import COMPOSE_FILE, ComposeError, interpolate, load_compose
 
 ROOT = COMPOSE_FILE.parent
@@ -141,6 +141,16 @@ def test_the_api_image_has_no_prefect_and_the_flows_image_the_full_lock(compose:
     assert "pip install -r requirements.lock" in flows and "pip install --no-deps ." in flows
     assert re.search(r"^flask-wtf==", (ROOT / "requirements.lock").read_text(), flags=re.MULTILINE), \
         "the MLflow basic-auth app needs Flask-WTF in the flows image"
+
+
+def test_each_image_copies_the_packages_it_runs() -> None:
+    flows = (ROOT / "docker/flows.Dockerfile").read_text()
+    packages = sorted(p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name != "tests")
+    missing = [p for p in packages if f"COPY {p} ./{p}" not in flows]
+    assert missing == [], f"docker/flows.Dockerfile does not copy {missing}"
+    serving = (ROOT / "serving/Dockerfile").read_text()
+    assert "COPY serving ./serving" in serving and "COPY tasks ./tasks" in serving
+    assert "COPY flows" not in serving and "COPY cli" not in serving
 
 
 def test_prefect_telemetry_is_off(compose: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ REGISTRATIONS = 20
 @pytest.fixture(scope="module")
 def fleet(stack: Stack) -> Path:
     """The tiny fleet of the flow tests, in the flows service's default data folder."""
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from fleetsim import GeneratorConfig, generate_fleet
     from tests.flows.conftest import TINY_FLEET
 
     out = Path(stack.local("flows").env["XFMR_HOME"]) / "data" / "fleet"

@@ -40,7 +40,7 @@ FLEET = {"assets": 120, "years": 3.0, "seed": 3, "failure_rate": 0.12, "stream_d
 
 
 def demo_config() -> Any:
-    from flows.demo import DemoConfig
+    from demo.loop import DemoConfig
 
     return DemoConfig(**FLEET)  # type: ignore[arg-type]
 
@@ -54,10 +54,11 @@ class Fleets:
 @pytest.fixture(scope="module")
 def fleets(stack: Stack) -> Fleets:
     """The fleet in the flows service's default data folder, and its drifted twin beside it."""
-    from flows.demo import generate_fleets
+    from demo.loop import generate_fleets
 
     home = Path(stack.local("flows").env["XFMR_HOME"])
-    normal, drifted = generate_fleets(demo_config(), home)
+    fleets = generate_fleets(demo_config(), home)
+    normal, drifted = fleets.normal, fleets.drifted
     assert normal == home / "data" / "fleet"
     return Fleets(normal, drifted)
 
@@ -116,7 +117,7 @@ def test_the_api_serves_the_champion_through_the_read_only_account(
     stack.up("api")
     assert stack.local("api").env["MLFLOW_TRACKING_USERNAME"] == "xfmr-api"
     assert served(stack, api_key)["version"] == "1"
-    from flows.demo_stream import readings_for_period
+    from demo.stream import readings_for_period
     from replay.encode import records
     from tasks.ingest import ingest_folder
 
@@ -195,7 +196,7 @@ def drift_check(stack: Stack, first_training: Any, fleets: Fleets, api_key: ApiK
     """
     import json
 
-    from flows.demo import demo_monitoring
+    from demo.loop import demo_monitoring
     from monitoring import DriftPolicy
 
     stack.up("api")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.generator import SCENARIOS, GenerationSummary, GeneratorConfig, generate_fleet
+from fleetsim import SCENARIOS, GenerationSummary, GeneratorConfig, generate_fleet
 from tasks.physics import furan_2fal_ppb_from_dp
 from tasks.schema import HAZARD_FILE, MANIFEST_FILE, TABLES, TRUTH_DIR, Table
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.assets import Fleet
-from tasks.generator.period import Period
-from tasks.generator.streams import Purpose, stream
+from fleetsim.assets import Fleet
+from fleetsim.period import Period
+from fleetsim.streams import Purpose, stream
 
 RAMP_DAYS = 30.0  # physical drifts (load, weather, solar build-out) arrive over weeks, not at one hour
 H2_GAIN = 1.3  # sensor_offset: re-calibrated online H2 reads gain * true + offset

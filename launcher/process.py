@@ -1,4 +1,4 @@
-"""Start, watch and stop the long-running services the demo (and the stack tests) need, as plain processes."""
+"""A service as a child process in its own process group: started, waited on until ready, stopped gracefully."""
 
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.assets import Fleet
-from tasks.generator.condition import Condition
-from tasks.generator.gases import oil_moisture_ppm
-from tasks.generator.period import Period
-from tasks.generator.sampling import Samples
-from tasks.generator.streams import Purpose, stream
-from tasks.generator.thermal import ThermalHistory
+from fleetsim.assets import Fleet
+from fleetsim.condition import Condition
+from fleetsim.gases import oil_moisture_ppm
+from fleetsim.period import Period
+from fleetsim.sampling import Samples
+from fleetsim.streams import Purpose, stream
+from fleetsim.thermal import ThermalHistory
 from tasks.physics import END_OF_LIFE_DP, NEW_PAPER_DP, furan_2fal_ppb_from_dp
 
 FURAN_SCATTER = 0.18  # lognormal sd: about +-20 % lab scatter

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.assets import Fleet
-from tasks.generator.condition import Condition
-from tasks.generator.period import Period
-from tasks.generator.sampling import Samples
-from tasks.generator.streams import Purpose, stream
-from tasks.generator.thermal import ThermalHistory
+from fleetsim.assets import Fleet
+from fleetsim.condition import Condition
+from fleetsim.period import Period
+from fleetsim.sampling import Samples
+from fleetsim.streams import Purpose, stream
+from fleetsim.thermal import ThermalHistory
 from tasks.schema import GASES
 
 # Background medians of a healthy in-service fleet (facts 1.3: 743 units); C2H2 sits mostly below detection.

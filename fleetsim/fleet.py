@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.assets import Fleet, asset_columns, build_fleet
-from tasks.generator.block import BlockData, simulate_block
-from tasks.generator.condition import FAULT_TYPES
-from tasks.generator.config import GeneratorConfig
-from tasks.generator.faults import DGA_FAULTS, OIL_FAULTS, TELEMETRY_FAULTS, FaultSpec, FaultTally, Rows, inject_faults
-from tasks.generator.period import build_period
-from tasks.generator.streams import Purpose, stream
-from tasks.generator.summary import GenerationSummary, manifest, summarize
-from tasks.generator.writer import (
+from fleetsim.assets import Fleet, asset_columns, build_fleet
+from fleetsim.block import BlockData, simulate_block
+from fleetsim.condition import FAULT_TYPES
+from fleetsim.config import GeneratorConfig
+from fleetsim.faults import DGA_FAULTS, OIL_FAULTS, TELEMETRY_FAULTS, FaultSpec, FaultTally, Rows, inject_faults
+from fleetsim.period import build_period
+from fleetsim.streams import Purpose, stream
+from fleetsim.summary import GenerationSummary, manifest, summarize
+from fleetsim.writer import (
     TRUTH_HAZARD_SCHEMA,
     TRUTH_UNITS_FILE,
     TRUTH_UNITS_SCHEMA,

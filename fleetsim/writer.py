@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from tasks.generator.faults import QUALITY_CODES, UNKNOWN_UNIT, Rows
+from fleetsim.faults import QUALITY_CODES, UNKNOWN_UNIT, Rows
 from tasks.schema import Table
 
 ARROW_TYPES: dict[str, pa.DataType] = {

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.config import GeneratorConfig
-from tasks.generator.streams import Purpose, stream
+from fleetsim.config import GeneratorConfig
+from fleetsim.streams import Purpose, stream
 from tasks.physics import NEW_PAPER_DP, THERMAL_PARAMS, ageing_acceleration, hot_spot_rise, ultimate_top_oil_rise
 
 # Ekenstam kinetics 1/DP(t) = 1/DP0 + k * degradation hours, with k set so normal insulation life

@@ -6,9 +6,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import lfilter
 
-from tasks.generator.assets import Fleet
-from tasks.generator.period import Period
-from tasks.generator.streams import Purpose, stream
+from fleetsim.assets import Fleet
+from fleetsim.period import Period
+from fleetsim.streams import Purpose, stream
 
 LOAD_NOISE_PHI = 0.9  # hourly persistence of load deviations (weather, switching)
 WEATHER_PHI = float(np.exp(-1.0 / 36.0))  # weather systems persist for a day or two

@@ -1,4 +1,4 @@
-"""`xfmr deploy` and `xfmr drift`: run the Prefect deployments, or one drift check by hand."""
+"""`xfmr drift`: one drift and performance-decay check now, with its verdict and report."""
 
 from __future__ import annotations
 
@@ -11,25 +11,6 @@ from flows.settings import load_settings
 
 
 def register(sub: Any) -> None:
-    serve = sub.add_parser(
-        "serve",
-        help="run the scoring API (FastAPI) serving the registered @champion",
-        description="Serve POST /v1/score, /v1/model, /health/live, /health/ready and /metrics. Settings come from "
-        "the environment (see .env.example): XFMR_API_KEYS, MLFLOW_TRACKING_URI, XFMR_POLL_INTERVAL_S, ...",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.set_defaults(handler=run_serve)
-
-    deploy = sub.add_parser(
-        "deploy",
-        help="serve the Prefect deployments train/nightly, monitor/drift-check and train/retrain",
-        description="Register the deployments with the Prefect server (PREFECT_API_URL) and run them from this "
-        "long-running process. Schedules: XFMR_TRAIN_CRON in XFMR_TIMEZONE; drift check every "
-        "XFMR_DRIFT_INTERVAL_MINUTES. Stop with Ctrl-C; schedules stay active.",
-    )
-    deploy.set_defaults(handler=run_deploy)
-
     drift = sub.add_parser("drift", help="run one drift check now and print the verdict and the report path")
     drift.add_argument("--window-hours", type=float, default=None, help="hours of predictions to read (default: XFMR_DRIFT_WINDOW_HOURS)")
     drift.add_argument("--window-end", default=None, help="end of the window, ISO time (default: now)")
@@ -43,27 +24,6 @@ def register(sub: Any) -> None:
                        help="ISO time up to which the failure records are complete (default: the folder's last telemetry)")
     drift.add_argument("--no-decay", action="store_true", help="skip the performance-decay step")
     drift.set_defaults(handler=run_drift)
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    settings.root.mkdir(parents=True, exist_ok=True)
-    from serving.app import run
-
-    run(args.host, args.port)
-    return 0
-
-
-def run_deploy(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    if not settings.prefect_api_url:
-        raise ValueError("xfmr deploy needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
-    prepare(settings)
-    configure_mlflow(settings)
-    from flows.deployments import serve_all
-
-    serve_all(settings)
-    return 0
 
 
 def run_drift(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.assets import Fleet, paper_degradation_rate
+from fleetsim.assets import Fleet, paper_degradation_rate
 from tasks.physics import THERMAL_PARAMS, ageing_acceleration, simulate_temperatures
 
 

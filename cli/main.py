@@ -1,16 +1,17 @@
-"""The `xfmr` command line: parses arguments and turns failures into a one-line reason and exit code."""
+"""The `xfmr` entry point: builds the parser from the command groups and turns failures into one line and an exit code."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from flows.commands import COMMANDS
+from cli import accounts, data, demo, deploy, model, monitor, replay, serve
+from cli.errors import CommandError, one_line
 
-
-class CommandError(Exception):
-    """A failure the user can act on: printed as one line, exit code 1."""
+# Each group exposes `register(subparsers)`; the order is the order of `xfmr --help`.
+COMMAND_GROUPS: tuple[ModuleType, ...] = (data, model, serve, replay, monitor, deploy, accounts, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback when a command fails")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.register(sub)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
     return parser
 
 
@@ -36,22 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ValueError, FileNotFoundError, PermissionError) as exc:
         if args.debug:
             raise
-        print(f"xfmr {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"xfmr {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # anything unexpected still ends in one line, not a stack trace
         if args.debug:
             raise
-        print(f"xfmr {args.command}: error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for details)",
+        print(f"xfmr {args.command}: error: {type(exc).__name__}: {one_line(exc)} (rerun with --debug for details)",
               file=sys.stderr)
         return 1
-
-
-MAX_REASON = 400
-
-
-def _one_line(exc: BaseException) -> str:
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.period import NS_PER_DAY, NS_PER_HOUR, Period
-from tasks.generator.streams import Purpose, stream
+from fleetsim.period import NS_PER_DAY, NS_PER_HOUR, Period
+from fleetsim.streams import Purpose, stream
 
 NS_PER_MINUTE = NS_PER_HOUR // 60
 LAB_DGA_INTERVAL_DAYS = (60.0, 120.0)

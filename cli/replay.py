@@ -1,4 +1,4 @@
-"""`xfmr replay` and `xfmr bridge`: stream readings to the scoring API or a broker, and score what the broker carries."""
+"""`xfmr replay`: stream fleet (or your own) readings in time order to the scoring API or an MQTT broker."""
 
 from __future__ import annotations
 
@@ -76,18 +76,6 @@ def register(sub: Any) -> None:
     replay.add_argument("--no-progress", action="store_true", help="no live progress line")
     replay.set_defaults(handler=run_replay_command)
 
-    bridge = sub.add_parser(
-        "bridge",
-        help="score readings from an MQTT broker with the API's model and feature code; publish results",
-        description="Subscribe to <root>/readings/<substation>/<transformer_id>, score with the @champion (hot-swapped "
-        "like the API), publish to <root>/results/..., write the same prediction log. Serving settings come from the "
-        "environment (XFMR_API_KEYS, MLFLOW_TRACKING_URI, XFMR_MODEL_NAME, ...). Stop with Ctrl-C or SIGTERM.",
-    )
-    from serving.bridge import add_bridge_arguments  # the same options as python -m serving.bridge
-
-    add_bridge_arguments(bridge)
-    bridge.set_defaults(handler=run_bridge_command)
-
 
 def _broker_arguments(group: Any) -> None:
     group.add_argument("--broker-host", default="127.0.0.1", help="MQTT broker host (default 127.0.0.1)")
@@ -155,7 +143,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
                                                  progress=progress,
                                                  report_path=report_path))
     except ReplayAborted as exc:
-        from flows.cli import CommandError
+        from cli.errors import CommandError
 
         raise CommandError(str(exc)) from None
     print("\n".join(report.lines()))
@@ -165,9 +153,3 @@ def run_replay_command(args: argparse.Namespace) -> int:
         print(f"xfmr replay: {lost:,} readings got no answer (see the report)", file=sys.stderr)
         return 1
     return 0
-
-
-def run_bridge_command(args: argparse.Namespace) -> int:
-    from serving.bridge import bridge_main
-
-    return bridge_main(args)

@@ -52,8 +52,8 @@ def register(sub: Any) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from flows.commands.progress import stage_progress
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from cli.progress import stage_progress
+    from fleetsim import GeneratorConfig, generate_fleet
 
     config = GeneratorConfig(
         assets=args.assets,

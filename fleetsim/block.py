@@ -7,18 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tasks.generator.assets import Fleet
-from tasks.generator.condition import FAULT_TYPES, Condition, simulate_condition
-from tasks.generator.config import GeneratorConfig
-from tasks.generator.faults import GOOD, Rows
-from tasks.generator.gases import simulate_dga
-from tasks.generator.loading import simulate_ambient, simulate_load, soft_cap
-from tasks.generator.oil import simulate_oil_tests
-from tasks.generator.period import NS_PER_HOUR, Period
-from tasks.generator.sampling import Samples, before, dga_samples, oil_samples
-from tasks.generator.scenarios import drift_ambient, drift_load, drift_online_h2
-from tasks.generator.streams import Purpose, stream
-from tasks.generator.thermal import ThermalHistory, simulate_thermal
+from fleetsim.assets import Fleet
+from fleetsim.condition import FAULT_TYPES, Condition, simulate_condition
+from fleetsim.config import GeneratorConfig
+from fleetsim.faults import GOOD, Rows
+from fleetsim.gases import simulate_dga
+from fleetsim.loading import simulate_ambient, simulate_load, soft_cap
+from fleetsim.oil import simulate_oil_tests
+from fleetsim.period import NS_PER_HOUR, Period
+from fleetsim.sampling import Samples, before, dga_samples, oil_samples
+from fleetsim.scenarios import drift_ambient, drift_load, drift_online_h2
+from fleetsim.streams import Purpose, stream
+from fleetsim.thermal import ThermalHistory, simulate_thermal
 
 SENSOR_SD = {"load_pu": 0.005, "ambient_temp_c": 0.2, "top_oil_temp_c": 0.3}  # relative for load, degC otherwise
 

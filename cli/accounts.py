@@ -21,8 +21,8 @@ def register(sub: Any) -> None:
 def run_accounts(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from flows.accounts import AccountError, AccountSettings, ensure_accounts
-    from flows.cli import CommandError
+    from cli.mlflow_accounts import AccountError, AccountSettings, ensure_accounts
+    from cli.errors import CommandError
 
     try:
         settings = AccountSettings()  # type: ignore[call-arg]

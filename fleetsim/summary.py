@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from tasks.generator.assets import Fleet
-from tasks.generator.config import REALISTIC_FAILURE_RATE_MAX, SCENARIOS, GeneratorConfig
-from tasks.generator.faults import FAULT_KINDS
-from tasks.generator.period import NS_PER_DAY, Period
-from tasks.generator.scenarios import scenario_details
-from tasks.generator.writer import TRUTH_UNITS_FILE
+from fleetsim.assets import Fleet
+from fleetsim.config import REALISTIC_FAILURE_RATE_MAX, SCENARIOS, GeneratorConfig
+from fleetsim.faults import FAULT_KINDS
+from fleetsim.period import NS_PER_DAY, Period
+from fleetsim.scenarios import scenario_details
+from fleetsim.writer import TRUTH_UNITS_FILE
 from tasks.schema import HAZARD_FILE, TRUTH_DIR
 
 FORMAT_VERSION = 1
@@ -96,7 +96,7 @@ def manifest(config: GeneratorConfig, period: Period, fleet: Fleet, unknown_id: 
             "affected_columns": list(spec.affected_columns), "details": scenario_details(spec.name),
         }
     return {
-        "generator": "tasks.generator",
+        "generator": "fleetsim",
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
         "period": {"start": period.iso(period.start_ns), "end": end, "days": period.days, "hours": period.hours},

@@ -24,8 +24,8 @@ def register(sub: Any) -> None:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    from flows.demo import DemoConfig, render_summary, run_demo
-    from flows.demo_stream import http_stream
+    from demo.loop import DemoConfig, render_summary, run_demo
+    from demo.stream import http_stream
 
     settings = load_settings()
     config = DemoConfig(assets=args.assets, years=args.years, scenario=args.scenario, stream_days=args.stream_days)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.processes import ServiceProcess, free_port
+from launcher import ServiceProcess, free_port
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,26 @@ def prepare_home(root: Path) -> Path:
     return home
 
 
-def generate_fleets(config: DemoConfig, home: Path) -> tuple[Path, Path]:
+@dataclass(frozen=True)
+class DemoFleets:
+    """The demo's two fleet folders: normal, and the same fleet with a drift scenario over its last part."""
+
+    normal: Path
+    drifted: Path
+
+
+@dataclass(frozen=True)
+class RunningApi:
+    """The scoring API the demo started: its process, URL and client key."""
+
+    process: ServiceProcess
+    url: str
+    key: str
+
+
+def generate_fleets(config: DemoConfig, home: Path) -> DemoFleets:
     """A normal fleet and the same fleet with a drift scenario over its last part."""
-    from tasks.generator import GeneratorConfig, generate_fleet
+    from fleetsim import GeneratorConfig, generate_fleet
 
     base = GeneratorConfig(assets=config.assets, years=config.years, seed=config.seed, failure_rate=config.failure_rate)
     normal = home / "data" / "fleet"
@@ -100,10 +117,10 @@ def generate_fleets(config: DemoConfig, home: Path) -> tuple[Path, Path]:
     generate_fleet(
         GeneratorConfig(**{**base.__dict__, "scenario": config.scenario, "scenario_start": f"{start:%Y-%m-%d}"}), drifted
     )
-    return normal, drifted
+    return DemoFleets(normal, drifted)
 
 
-def start_api(home: Path, config: DemoConfig) -> tuple[ServiceProcess, str, str]:
+def start_api(home: Path, config: DemoConfig) -> RunningApi:
     """Start the scoring API with a fresh key; return the process, its URL and the key."""
     from serving.auth import hash_key
 
@@ -122,7 +139,7 @@ def start_api(home: Path, config: DemoConfig) -> tuple[ServiceProcess, str, str]
         },
         ready_url=f"{url}/health/ready",
     )
-    return api.start(timeout_s=180), url, key
+    return RunningApi(api.start(timeout_s=180), url, key)
 
 
 def served_version(url: str, key: str) -> str:
@@ -167,7 +184,8 @@ def run_demo(config: DemoConfig, root: Path, stream_factory: Callable[..., Calla
     from flows.training import training_flow
 
     _say(f"1/7 generating a {config.assets}-unit fleet ({config.years:g} years) and its '{config.scenario}' twin")
-    normal, drifted = generate_fleets(config, home)
+    fleets = generate_fleets(config, home)
+    normal, drifted = fleets.normal, fleets.drifted
 
     _say("2/7 training the first champion on the normal fleet")
     first = training_flow(data_dir=str(normal), trigger="manual")
@@ -180,7 +198,8 @@ def run_demo(config: DemoConfig, root: Path, stream_factory: Callable[..., Calla
         )
 
     _say("3/7 starting the scoring API")
-    api, url, key = start_api(home, config)
+    running = start_api(home, config)
+    api, url, key = running.process, running.url, running.key
     summary.api_url = url
     try:
         print(f"   {url} serving version {served_version(url, key)}")

@@ -8,10 +8,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
-from tasks.generator.assets import DP_RATE_PER_AGED_HOUR, Fleet
-from tasks.generator.period import NS_PER_DAY, Period
-from tasks.generator.streams import Purpose, stream
-from tasks.generator.thermal import ThermalHistory
+from fleetsim.assets import DP_RATE_PER_AGED_HOUR, Fleet
+from fleetsim.period import NS_PER_DAY, Period
+from fleetsim.streams import Purpose, stream
+from fleetsim.thermal import ThermalHistory
 from tasks.physics import loss_of_life_pct
 
 FAULT_TYPES: tuple[str, ...] = ("none", "T1", "T2", "T3", "D1", "D2", "PD")

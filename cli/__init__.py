@@ -1,0 +1,1 @@
+"""The `xfmr` command line: a composition root of its own (nothing imports it); one module per command group."""
