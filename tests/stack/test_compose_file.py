@@ -271,3 +271,16 @@ def test_grafana_is_provisioned_with_the_prometheus_service_and_the_dashboard(co
     dashboard = json.loads((ROOT / "docker/grafana/dashboards/xfmr.json").read_text())
     (variable,) = [v for v in dashboard["templating"]["list"] if v["name"] == "DS_PROMETHEUS"]
     assert variable["type"] == "datasource" and variable["current"]["value"] == source["uid"]
+
+
+def test_the_local_stack_gives_the_flows_metrics_port_a_host_port_of_its_own(tmp_path: Path) -> None:
+    from tests.stack.stack import Stack
+
+    stack = Stack(filled_env(), tmp_path)
+    flows = stack.local("flows")
+    runner, metrics = stack.ports["flows"], stack.ports["flows:9108"]
+    assert runner != metrics
+    assert flows.port == runner and flows.env["PREFECT_RUNNER_SERVER_PORT"] == str(runner)
+    assert flows.env["XFMR_FLOWS_METRICS_PORT"] == str(metrics)
+    assert flows.env["XFMR_FLOWS_METRICS_HOST"] == "127.0.0.1"
+    assert stack.rewriter.text("prometheus", "flows:9108", []) == f"127.0.0.1:{metrics}"
