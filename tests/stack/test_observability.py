@@ -15,11 +15,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -40,6 +40,7 @@ DASHBOARD = ROOT / "docker" / "grafana" / "dashboards" / "xfmr.json"
 # Grafana's variables as the test dashboard has them: every instance and model, a one-minute rate window.
 GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "1s", "__range": "1h", "instance": ".*", "model": ".*"}
 WAIT_S = 90.0
+T = TypeVar("T")
 # The end-to-end tests: about 40 s on a busy 2-core machine, most of it registering the models and starting the API.
 end_to_end = pytest.mark.slow
 
@@ -122,7 +123,8 @@ def test_every_dashboard_panel_queries_the_provisioned_prometheus() -> None:
         assert panel["datasource"] == datasource, panel["title"]
         assert panel["targets"] and all(t["datasource"] == datasource and t["expr"] for t in panel["targets"]), \
             panel["title"]
-    assert len({p["id"] for p in json.loads(DASHBOARD.read_text())["panels"]}) == len(json.loads(DASHBOARD.read_text())["panels"])
+    every = json.loads(DASHBOARD.read_text())["panels"]
+    assert len({p["id"] for p in every}) == len(every), "panel ids are unique"
 
 
 # -- a real Prometheus scraping a real service ---------------------------------------------------------
@@ -146,7 +148,7 @@ class Observed:
         response.raise_for_status()
         return response.json()["data"]
 
-    def wait_for(self, what: str, check: Any, timeout_s: float = WAIT_S) -> Any:
+    def wait_for(self, what: str, check: Callable[[], T], timeout_s: float = WAIT_S) -> T:
         """Poll `check()` until it returns something truthy; fail naming `what` and the last result."""
         deadline = time.monotonic() + timeout_s
         while True:
