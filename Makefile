@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install install-serving test test-fast demo bench lock clean
+.PHONY: install install-serving system-deps test test-fast demo bench lock clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,17 @@ install-serving:
 	$(VENV)-serving/bin/pip install -q "uv==$(UV_VERSION)"
 	$(VENV)-serving/bin/uv pip install -q -p $(VENV)-serving/bin/python -r requirements-serving.lock
 	$(VENV)-serving/bin/uv pip install -q -p $(VENV)-serving/bin/python --no-deps .
+
+# System packages the tests run for real: Prometheus and promtool (docker/prometheus is checked and
+# scraped by tests/stack/test_observability.py). Installed only when missing; needs root and the Debian mirror.
+system-deps:
+	@if [ -x /usr/bin/promtool ] && [ -x /usr/bin/prometheus ]; then \
+		echo "system-deps: prometheus and promtool are installed"; \
+	else \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; \
+		if [ -d /run/systemd/system ]; then systemctl disable --now prometheus; \
+		elif /etc/init.d/prometheus status > /dev/null 2>&1; then /etc/init.d/prometheus stop; fi; \
+	fi
 
 # Test modules are spread over two worker processes (most of the suite waits on services and subprocesses).
 PYTEST_WORKERS ?= 2

@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
         help="serve the Prefect deployments train/nightly, monitor/drift-check and train/retrain",
         description="Register the deployments with the Prefect server (PREFECT_API_URL) and run them from this "
         "long-running process. Schedules: XFMR_TRAIN_CRON in XFMR_TIMEZONE; drift check every "
-        "XFMR_DRIFT_INTERVAL_MINUTES. Stop with Ctrl-C; schedules stay active.",
+        "XFMR_DRIFT_INTERVAL_MINUTES. Prometheus metrics of the drift checks on XFMR_FLOWS_METRICS_HOST:"
+        "XFMR_FLOWS_METRICS_PORT (127.0.0.1:9108). Stop with Ctrl-C; schedules stay active.",
     )
     deploy.set_defaults(handler=run_deploy)
 
@@ -27,7 +28,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     prepare(settings)
     configure_mlflow(settings)
     from flows.deployments import serve_all
+    from flows.exporter import start_exporter
 
+    start_exporter(settings)  # when each drift check last ran, for Prometheus
     serve_all(settings)
     return 0
 

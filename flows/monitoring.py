@@ -213,7 +213,7 @@ def drift_check_flow(
     if cause is not None:
         retrain_run = trigger_retrain(retrain, why, key, retrain_data_dir, cause)
         logger.info("retraining triggered by %s (%s): %s", cause, retrain, retrain_run)
-    save_state(settings, state)
+    save_state(settings, state.model_copy(update={"last_check_at": datetime.now(UTC)}))
     drifted = tuple(c.column for c in result.columns if c.drifted)
     return DriftCheckOutcome(
         verdict=result.verdict, model_version=champion.version, report_path=str(report), triggered=cause is not None,

@@ -30,6 +30,12 @@ class PipelineSettings(BaseSettings):
     timezone: str = Field(default="UTC", description="timezone of the nightly cron (IANA name)")
     drift_interval_minutes: float = Field(default=60.0, gt=0, description="interval of monitor/drift-check")
     drift_window_hours: float = Field(default=24.0, gt=0, description="prediction window each drift check reads")
+    flows_metrics_host: str = Field(
+        default="127.0.0.1", description="address of the flows process's Prometheus endpoint (0.0.0.0 in a container)",
+    )
+    flows_metrics_port: int = Field(
+        default=9108, ge=0, le=65535, description="port of the flows process's Prometheus endpoint; 0 turns it off",
+    )
     training_lease_s: float = Field(
         default=60.0, ge=10, le=3600,
         description="lease on the one-training-at-a-time slot, renewed while a run lives: a killed run frees it after this",

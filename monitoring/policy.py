@@ -48,6 +48,7 @@ class PolicyState(BaseModel):
     triggers: int = 0
     decay_triggered_versions: tuple[str, ...] = ()
     failure_records_digest: str | None = None  # the failure records the last decay check judged against
+    last_check_at: datetime | None = None  # when a check last completed (the flows' metrics endpoint reports it)
 
     def to_json(self) -> str:
         return self.model_dump_json()

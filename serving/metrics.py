@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.settings import RISK_BAND_NAMES
 
 KNOWN_ROUTES = ("/v1/score", "/v1/model", "/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json")
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -25,6 +29,9 @@ class ServiceMetrics:
         self.latency = Histogram("xfmr_http_request_duration_seconds", "HTTP request latency", ["route"],
                                  buckets=_LATENCY_BUCKETS, registry=r)
         self.readings = Counter("xfmr_readings_scored_total", "readings scored", ["model_version"], registry=r)
+        self.readings_by_band = Counter("xfmr_readings_by_risk_band_total", "readings scored, by model and risk band",
+                                        ["model", "band"], registry=r)
+        self._band_children: dict[str, list[Counter]] = {}  # model -> one child per band, in RISK_BAND_NAMES order
         self.batch_rows = Histogram("xfmr_score_batch_readings", "readings per scoring batch (requests coalesced)",
                                     buckets=(1, 2, 4, 8, 16, 32, 100, 1000, 10000), registry=r)
         self.model_info = Gauge("xfmr_model_info", "the model version being served (1 = current)",
@@ -44,6 +51,17 @@ class ServiceMetrics:
         self.model_info.labels(name=name, version=version, source=source).set(1)
         self.model_version.set(float(version) if version.isdigit() else 0.0)
         self.ready.set(1)
+
+    def count_bands(self, model: str, positions: NDArray[np.int64]) -> None:
+        """Count scored readings by risk band (positions in RISK_BAND_NAMES)."""
+        children = self._band_children.get(model)
+        if children is None:
+            # Every band of the model from its first readings on, zeros included, so a band's rate is 0, not absent.
+            children = [self.readings_by_band.labels(model=model, band=band) for band in RISK_BAND_NAMES]
+            self._band_children[model] = children
+        for position, count in enumerate(np.bincount(positions, minlength=len(RISK_BAND_NAMES)).tolist()):
+            if count:
+                children[position].inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -70,6 +70,7 @@ class ScoringService:
         served = job.served
         n = len(result)
         self.metrics.readings.labels(model_version=served.version).inc(n)
+        self.metrics.count_bands(served.ref.name, result.band)
         self.metrics.batch_rows.observe(result.batch_readings)
         self.prediction_log.append(LoggedScores(
             request_id=job.request_id,

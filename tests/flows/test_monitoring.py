@@ -132,12 +132,19 @@ def _check(window_end: datetime, retrain: str = "off", data_dir: Path | None = N
 
 
 def test_no_drift_window_does_not_trigger(setup: Setup) -> None:
+    from flows.monitoring import load_state
+    from flows.settings import load_settings
+
     _reset_policy()
+    before = datetime.now(UTC)
     outcome = _check(_log_window(setup, "normal"))
     assert outcome.verdict == "no_drift", (outcome.reason, outcome.drifted_columns)
     assert not outcome.triggered and outcome.retrain_run is None
     assert outcome.window_rows >= 100 and outcome.model_version == setup.champion.version
     assert outcome.report_path and Path(outcome.report_path).is_file()
+    # When the check ran (not the window's end, which lies in the future here): the flows' metrics report it.
+    last_check_at = load_state(load_settings()).last_check_at
+    assert last_check_at is not None and before <= last_check_at <= datetime.now(UTC)
 
 
 @pytest.mark.parametrize("scenario", list(EXPECTED))

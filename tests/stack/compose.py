@@ -4,9 +4,10 @@ The rewrite is mechanical and the same for every service:
 
 * `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?reason}`, `${VAR?reason}` and `$$` are
   interpolated from the given environment, as Compose does;
-* `service:port` (any service, its container port) becomes `127.0.0.1:<host port>`; the service's
-  own `localhost:port` / `127.0.0.1:port` too, and a value equal to its own container port becomes
-  the host port (`--port 5000`, `PREFECT_RUNNER_SERVER_PORT: "8080"`); `0.0.0.0` becomes `127.0.0.1`;
+* `service:port` (any service, any of its container ports) becomes `127.0.0.1:<host port>`; the
+  service's own `localhost:port` / `127.0.0.1:port` too, and a value equal to one of its own container
+  ports becomes that host port (`--port 5000`, `PREFECT_RUNNER_SERVER_PORT: "8080"`); `0.0.0.0` becomes
+  `127.0.0.1`;
 * a volume's container path becomes a folder on this host (bind mounts: their source), the working
   directory likewise, and any other absolute container path a folder in the service's own root;
 * the program (`python`, `mlflow`, `prefect`, `xfmr`) is the one installed next to this interpreter;
@@ -72,13 +73,22 @@ def load_compose(env: Mapping[str, str], path: Path = COMPOSE_FILE) -> dict[str,
     return interpolate_tree(raw, env)  # type: ignore[no-any-return]
 
 
+def container_ports(service: Mapping[str, Any]) -> list[int]:
+    """The ports the service listens on inside its container: published targets first, then `expose`."""
+    published = [int(str(entry).rsplit(":", 1)[-1].split("/")[0]) for entry in service.get("ports", [])]
+    exposed = [int(str(entry).split("/")[0]) for entry in service.get("expose", [])]
+    return list(dict.fromkeys([*published, *exposed]))
+
+
 def container_port(service: Mapping[str, Any]) -> int | None:
-    """The port the service listens on inside its container (published target, else `expose`)."""
-    for entry in service.get("ports", []):
-        return int(str(entry).rsplit(":", 1)[-1].split("/")[0])
-    for entry in service.get("expose", []):
-        return int(str(entry).split("/")[0])
-    return None
+    """The service's main port inside its container (the first published target, else the first `expose`)."""
+    ports = container_ports(service)
+    return ports[0] if ports else None
+
+
+def port_key(name: str, inside: int, main: bool) -> str:
+    """The key of a container port in the host-port map: the service name for its main port, `name:port` else."""
+    return name if main else f"{name}:{inside}"
 
 
 def image_env(service: Mapping[str, Any], base: Path = ROOT) -> dict[str, str]:
@@ -132,25 +142,30 @@ class Rewriter:
     """Rewrite a compose service for this host: ports, addresses, container paths and programs."""
 
     def __init__(self, compose: Mapping[str, Any], ports: Mapping[str, int], root: Path) -> None:
+        """`ports` maps `port_key(...)` of every container port (the service name for its main one) to a host port."""
         self.compose = compose
         self.services: dict[str, Any] = dict(compose["services"])
         self.root = root
         self.volumes_dir = root / "volumes"
-        # service -> (container port, host port)
+        # service -> (container port, host port) of its main port
         self.ports: dict[str, tuple[int, int]] = {}
+        # service -> every (container port, host port), main port first
+        self.all_ports: dict[str, list[tuple[int, int]]] = {}
         for name, service in self.services.items():
-            inside = container_port(service)
-            if inside is not None:
-                if name not in ports:
-                    raise ComposeError(f"service {name!r} listens on {inside}: give it a host port")
-                self.ports[name] = (inside, ports[name])
+            for i, inside in enumerate(container_ports(service)):
+                key = port_key(name, inside, main=i == 0)
+                if key not in ports:
+                    raise ComposeError(f"service {name!r} listens on {inside}: give it a host port ({key!r})")
+                self.all_ports.setdefault(name, []).append((inside, ports[key]))
+            if name in self.all_ports:
+                self.ports[name] = self.all_ports[name][0]
         self.bin_dir = Path(sys.executable).parent
 
     def text(self, name: str, value: str, paths: list[Mount]) -> str:
-        for other, (inside, host) in self.ports.items():
-            value = re.sub(rf"(?<![\w.-]){re.escape(other)}:{inside}(?!\d)", f"127.0.0.1:{host}", value)
-        if name in self.ports:
-            inside, host = self.ports[name]
+        for other, pairs in self.all_ports.items():
+            for inside, host in pairs:
+                value = re.sub(rf"(?<![\w.-]){re.escape(other)}:{inside}(?!\d)", f"127.0.0.1:{host}", value)
+        for inside, host in self.all_ports.get(name, []):
             value = re.sub(rf"(?<![\w.-])(localhost|127\.0\.0\.1):{inside}(?!\d)", f"127.0.0.1:{host}", value)
             if value == str(inside):
                 value = str(host)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import ServiceProcess, free_port
-from tests.stack.compose import COMPOSE_FILE, LocalService, Rewriter, load_compose
+from tests.stack.compose import COMPOSE_FILE, LocalService, Rewriter, container_ports, load_compose, port_key
 
 PG_HOST, PG_PORT, PG_SUPERUSER = "127.0.0.1", 5432, "postgres"
 TEST_DB_PREFIX = "xfmr_test_"
@@ -100,6 +100,10 @@ class Stack:
         self.root = root
         self.compose: dict[str, Any] = load_compose(self.env)
         self.ports = {name: free_port() for name in self.compose["services"]}
+        # A service's further container ports (the flows' metrics endpoint beside its runner's health port).
+        self.ports.update({port_key(name, inside, main=False): free_port()
+                           for name, service in self.compose["services"].items()
+                           for inside in container_ports(service)[1:]})
         self.ports["postgres"] = PG_PORT  # the local PostgreSQL stands in for the container
         self.rewriter = Rewriter(self.compose, self.ports, root)
         self.processes: dict[str, ServiceProcess] = {}

@@ -12,12 +12,13 @@ import pytest
 import yaml
 
 from cli.main import build_parser
-from tests.stack.compose import COMPOSE_FILE, ComposeError, interpolate, load_compose
+from tests.stack.compose import COMPOSE_FILE, ComposeError, container_ports, interpolate, load_compose
 
 ROOT = COMPOSE_FILE.parent
 SCHEMA = Path(__file__).with_name("compose-subset.schema.json")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|AUTH_STRING|API_KEYS")
-LONG_RUNNING = ("postgres", "mlflow", "prefect", "flows", "api")
+LONG_RUNNING = ("postgres", "mlflow", "prefect", "flows", "api", "prometheus", "grafana")
+OBSERVABILITY = ("prometheus", "grafana")  # pulled images, profile "observability"
 
 
 def env_example() -> dict[str, str]:
@@ -88,10 +89,12 @@ def test_interpolation_follows_compose_rules() -> None:
 
 def test_only_the_api_listens_on_all_interfaces(compose: dict[str, Any]) -> None:
     published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
-    assert set(published) == {"api", "mlflow", "prefect"}
+    assert set(published) == {"api", "mlflow", "prefect", "prometheus", "grafana"}
     assert published["api"] == ["8000:8000"]
     assert published["mlflow"] == ["127.0.0.1:5000:5000"]
     assert published["prefect"] == ["127.0.0.1:4200:4200"]
+    assert published["prometheus"] == ["127.0.0.1:9090:9090"]
+    assert published["grafana"] == ["127.0.0.1:3000:3000"]
 
 
 def test_mlflow_runs_the_basic_auth_app_with_the_admin_password_from_the_environment(compose: dict[str, Any]) -> None:
@@ -182,3 +185,141 @@ def test_the_bridge_command_parses_and_keeps_its_login_off_the_command_line(comp
     assert not any("PASSWORD" in str(arg) for arg in command)
     assert service["environment"]["XFMR_MQTT_PASSWORD_FILE"] == "/run/secrets/mqtt_password"
     assert service.get("ports") is None, "the bridge listens on nothing: it connects out to the broker"
+
+
+def mount_target(service: dict[str, Any], source: str) -> str:
+    """The container path the service mounts the repository file `source` at."""
+    for volume in service["volumes"]:
+        host, target = volume.split(":")[:2]
+        if (ROOT / host).resolve() == (ROOT / source).resolve():
+            return str(target)
+    raise AssertionError(f"{source} is not mounted")
+
+
+@pytest.mark.parametrize("name", OBSERVABILITY)
+def test_prometheus_and_grafana_are_pinned_unprivileged_and_optional(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    assert "build" not in service, f"{name} is a pulled image"
+    image, _, tag = service["image"].partition(":")
+    assert tag and tag != "latest" and re.match(r"^v?\d+\.\d+\.\d+$", tag), f"{name}: pin a release, not {tag!r}"
+    assert service["user"].isdigit() and service["user"] != "0"
+    assert "no-new-privileges:true" in service["security_opt"] and service["cap_drop"] == ["ALL"]
+    assert service["profiles"] == ["observability"]
+    assert all(volume.endswith(":ro") for volume in service["volumes"] if volume.startswith("./")), \
+        f"{name}: configuration is mounted read-only"
+
+
+def test_the_default_stack_does_not_need_the_observability_profile(compose: dict[str, Any]) -> None:
+    default = [name for name, service in compose["services"].items() if not service.get("profiles")]
+    for name in default:
+        assert not set(compose["services"][name].get("depends_on", {})) & set(OBSERVABILITY), name
+    profiled = {name for name, s in compose["services"].items() if "observability" in s.get("profiles", [])}
+    assert profiled == set(OBSERVABILITY)
+
+
+def test_prometheus_runs_the_mounted_config_and_rules(compose: dict[str, Any]) -> None:
+    service = compose["services"]["prometheus"]
+    assert service["entrypoint"] == ["/bin/prometheus"]
+    flags = dict(arg.split("=", 1) for arg in service["command"])
+    config_target = mount_target(service, "docker/prometheus/prometheus.yml")
+    assert flags["--config.file"] == config_target
+    assert flags["--storage.tsdb.retention.time"] == "30d"
+    assert flags["--web.listen-address"].endswith(f":{container_ports(service)[0]}")
+    assert "--web.enable-admin-api" not in flags and "--web.enable-lifecycle" not in flags, "no unauthenticated admin"
+    config = yaml.safe_load((ROOT / "docker/prometheus/prometheus.yml").read_text())
+    for rule_file in config["rule_files"]:
+        inside = str(Path(config_target).parent / rule_file)
+        assert inside == mount_target(service, f"docker/prometheus/{rule_file}")
+    assert service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{container_ports(service)[0]}/-/ready"
+
+
+def test_prometheus_scrapes_the_api_and_the_flows_metrics_on_the_compose_network(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((ROOT / "docker/prometheus/prometheus.yml").read_text())
+    targets = {job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]] for job in config["scrape_configs"]}
+    assert set(targets) == {"api", "flows"}
+    for job, found in targets.items():
+        for target in found:
+            host, port = target.split(":")
+            assert host in compose["services"], f"job {job}: {host} is not a compose service"
+            assert int(port) in container_ports(compose["services"][host]), f"job {job}: {host} does not listen on {port}"
+    flows = compose["services"]["flows"]
+    port = flows["environment"]["XFMR_FLOWS_METRICS_PORT"]
+    assert targets["flows"] == [f"flows:{port}"]
+    assert flows["environment"]["XFMR_FLOWS_METRICS_HOST"] == "0.0.0.0"  # reachable from the prometheus container
+    assert port in flows["expose"] and not flows.get("ports"), "exposed on the compose network, never published"
+
+
+def test_grafana_is_provisioned_with_the_prometheus_service_and_the_dashboard(compose: dict[str, Any]) -> None:
+    service = compose["services"]["grafana"]
+    env = service["environment"]
+    assert compose["secrets"]["grafana_admin_password"] == {"environment": "GRAFANA_ADMIN_PASSWORD"}
+    assert service["secrets"] == ["grafana_admin_password"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert not any("GF_SECURITY_ADMIN_PASSWORD" == key for key in env), "the password stays out of the environment"
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false" and env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert env["GF_ANALYTICS_REPORTING_ENABLED"] == "false" and env["GF_ANALYTICS_CHECK_FOR_UPDATES"] == "false"
+    assert service["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+    assert service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{container_ports(service)[0]}/api/health"
+    for provisioning in ("datasources/prometheus.yml", "dashboards/dashboards.yml"):
+        assert mount_target(service, f"docker/grafana/provisioning/{provisioning}") == \
+            f"/etc/grafana/provisioning/{provisioning}"
+    datasource = yaml.safe_load((ROOT / "docker/grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = datasource["datasources"]
+    host, port = source["url"].removeprefix("http://").split(":")
+    assert host == "prometheus" and int(port) in container_ports(compose["services"]["prometheus"])
+    providers = yaml.safe_load((ROOT / "docker/grafana/provisioning/dashboards/dashboards.yml").read_text())["providers"]
+    dashboard_target = mount_target(service, "docker/grafana/dashboards/xfmr.json")
+    assert [p["options"]["path"] for p in providers] == [str(Path(dashboard_target).parent)]
+    assert env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] == dashboard_target
+    dashboard = json.loads((ROOT / "docker/grafana/dashboards/xfmr.json").read_text())
+    (variable,) = [v for v in dashboard["templating"]["list"] if v["name"] == "DS_PROMETHEUS"]
+    assert variable["type"] == "datasource" and variable["current"]["value"] == source["uid"]
+
+
+def test_the_local_stack_gives_the_flows_metrics_port_a_host_port_of_its_own(tmp_path: Path) -> None:
+    from tests.stack.stack import Stack
+
+    stack = Stack(filled_env(), tmp_path)
+    flows = stack.local("flows")
+    runner, metrics = stack.ports["flows"], stack.ports["flows:9108"]
+    assert runner != metrics
+    assert flows.port == runner and flows.env["PREFECT_RUNNER_SERVER_PORT"] == str(runner)
+    assert flows.env["XFMR_FLOWS_METRICS_PORT"] == str(metrics)
+    assert flows.env["XFMR_FLOWS_METRICS_HOST"] == "127.0.0.1"
+    assert stack.rewriter.text("prometheus", "flows:9108", []) == f"127.0.0.1:{metrics}"
+
+
+def test_the_default_stack_needs_no_setting_of_an_optional_profile() -> None:
+    """Compose checks every ${VAR:?} of the file, whatever the profiles: an optional service may require nothing new."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+
+    def required(names: list[str]) -> set[str]:
+        text = yaml.safe_dump({name: raw["services"][name] for name in names})
+        return set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+
+    profiled = [name for name, service in raw["services"].items() if service.get("profiles")]
+    default = [name for name in raw["services"] if name not in profiled]
+    assert required(profiled) - required(default) == set()
+    env = filled_env()
+    del env["GRAFANA_ADMIN_PASSWORD"]
+    assert "grafana" in load_compose(env)["services"]
+
+
+@pytest.mark.parametrize("password, starts", [("", False), ("a-password", True)])
+def test_grafana_refuses_to_start_without_its_admin_password(
+    compose: dict[str, Any], tmp_path: Path, password: str, starts: bool
+) -> None:
+    """The entrypoint's check, run with the secret file and Grafana's start script stood in for."""
+    import subprocess
+
+    service = compose["services"]["grafana"]
+    assert service["entrypoint"][:2] == ["/bin/sh", "-c"]
+    secret = tmp_path / "grafana_admin_password"
+    secret.write_text(password)
+    script = service["entrypoint"][2]
+    assert script.endswith("exec /run.sh"), "Grafana's own start script runs once the check passes"
+    script = script.replace("/run/secrets/grafana_admin_password", str(secret)).replace("exec /run.sh", "exec echo started")
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=10)
+    assert (done.returncode == 0 and done.stdout == "started\n") is starts, done
+    if not starts:
+        assert "set GRAFANA_ADMIN_PASSWORD in .env" in done.stderr

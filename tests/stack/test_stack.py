@@ -236,6 +236,17 @@ def test_confirmed_drift_starts_the_retraining_deployment(stack: Stack, drift_ch
     assert list(stack.volume("predictions").rglob("*.parquet"))
 
 
+def test_the_flows_service_reports_when_the_drift_check_ran(stack: Stack, drift_check: Any) -> None:
+    """What Prometheus scrapes from the flows service (job `flows` of docker/prometheus/prometheus.yml)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = httpx.get(f"http://127.0.0.1:{stack.ports['flows:9108']}/metrics", timeout=10).text
+    found = {s.labels["model"]: s.value for family in text_string_to_metric_families(body) for s in family.samples
+             if s.name == "xfmr_drift_check_last_run_timestamp_seconds"}
+    assert set(found) == {MODEL}
+    assert drift_check.start_time.timestamp() <= found[MODEL] <= drift_check.end_time.timestamp()
+
+
 def test_the_api_follows_the_gate_decision(stack: Stack, drift_check: Any, api_key: ApiKey) -> None:
     retrain = wait_flow_run(stack, str(flow_runs_of(stack, "train/retrain")[0].id), timeout_s=420)
     assert retrain.state.is_completed()
